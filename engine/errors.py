@@ -1,0 +1,81 @@
+"""The engine's error hierarchy.
+
+Class names are part of the contract: Lambda reports an exception's class name as
+``errorType`` and the state machine's Retry/Catch match on it. Rename nothing lightly.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+class EngineError(Exception):
+    """Root of every error the engine raises on purpose."""
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with a manifest or a plan: where, and why."""
+
+    field: str
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.field}: {self.reason}" if self.field else self.reason
+
+
+class ProblemsError(EngineError):
+    """An error that carries every problem found, not only the first."""
+
+    def __init__(self, source: str, problems: list[Problem]):
+        self.source = source
+        self.problems = list(problems)
+        lines = "\n".join(f"  - {p}" for p in self.problems)
+        count = len(self.problems)
+        super().__init__(f"{source}: {count} problem{'s' * (count != 1)}\n{lines}")
+
+
+class ManifestError(ProblemsError):
+    """The job spec is malformed: not parseable, wrong fields or values."""
+
+
+class PlanError(ProblemsError):
+    """The spec is well formed but its inputs cannot be planned (missing files ...)."""
+
+
+class StorageError(EngineError):
+    """Reading or writing local files or S3 failed (retryable unless it says otherwise)."""
+
+
+class UserCodeError(EngineError):
+    """The user's Mapper or Reducer raised. Permanent: retrying runs the same code."""
+
+
+class InputError(EngineError):
+    """An input file cannot be read as the declared format. Permanent."""
+
+
+class RejectedRecordsError(EngineError):
+    """A task rejected more records than the job's max_rejected_ratio allows. Permanent."""
+
+
+# Errors that the same attempt would hit again: retrying them only wastes time and money.
+PERMANENT_ERRORS = ("ManifestError", "PlanError", "UserCodeError", "InputError",
+                    "RejectedRecordsError")
+
+
+def is_retryable(error_type: str) -> bool:
+    return error_type not in PERMANENT_ERRORS
+
+
+class TaskFailedError(EngineError):
+    """A task failed after its retries; names the job, task, inputs and reason."""
+
+    def __init__(self, job_id: str, task_id: str, inputs: list[str], reason: str):
+        self.job_id, self.task_id, self.inputs, self.reason = job_id, task_id, inputs, reason
+        super().__init__(f"task {task_id} of job {job_id} failed on {', '.join(inputs)}: {reason}")
+
+
+def error_to_dict(exc: BaseException) -> dict:
+    """JSON form of an error, as Lambda would report it (never pickled)."""
+    return {"errorType": type(exc).__name__, "errorMessage": str(exc)}

@@ -1,0 +1,66 @@
+"""The one place that knows where a job's files live.
+
+::
+
+    <root>/jobs/<job_id>/job.json                  resolved spec
+    <root>/jobs/<job_id>/tasks.json                plan: one item per map task
+    <root>/jobs/<job_id>/intermediate/<task_id>/   Parquet parts + _COMMITTED marker (last)
+    <root>/jobs/<job_id>/errors/<task_id>.jsonl    rejected records, with file + reason
+    <root>/jobs/<job_id>/staging/output/           reducer output before it is published
+    <root>/jobs/<job_id>/status.json               job state, counts, timings, failed inputs
+
+``root`` is a local folder or an S3 URI; every path here is built with
+:func:`engine.storage.join`, never with f-strings elsewhere.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .storage import join
+
+COMMITTED = "_COMMITTED"
+# Written last into a published output folder; readers trust the folder only if it is there.
+OUTPUT_MARKER = "_SUCCESS"
+
+
+@dataclass(frozen=True)
+class JobLayout:
+    root: str
+    job_id: str
+
+    @property
+    def job_dir(self) -> str:
+        return join(self.root, "jobs", self.job_id)
+
+    @property
+    def job_json(self) -> str:
+        return join(self.job_dir, "job.json")
+
+    @property
+    def tasks_json(self) -> str:
+        return join(self.job_dir, "tasks.json")
+
+    @property
+    def status_json(self) -> str:
+        return join(self.job_dir, "status.json")
+
+    def intermediate(self, task_id: str) -> str:
+        return join(self.job_dir, "intermediate", task_id)
+
+    def part(self, task_id: str, name: str) -> str:
+        return join(self.intermediate(task_id), name)
+
+    def committed_marker(self, task_id: str) -> str:
+        return join(self.intermediate(task_id), COMMITTED)
+
+    def errors(self, task_id: str) -> str:
+        return join(self.job_dir, "errors", f"{task_id}.jsonl")
+
+    @property
+    def output_staging(self) -> str:
+        return join(self.job_dir, "staging", "output")
+
+
+def output_marker(output_path: str) -> str:
+    return join(output_path, OUTPUT_MARKER)

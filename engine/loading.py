@@ -1,0 +1,58 @@
+"""Resolve ``module:Class`` references from a manifest, safely.
+
+A manifest is untrusted input: it may only name classes inside the configured job
+packages (``LMR_JOB_PACKAGES``, comma-separated, default ``jobs``), and the class must
+subclass the expected interface. ``os:system`` or ``subprocess:Popen`` never resolve.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import re
+
+JOB_PACKAGES_ENV = "LMR_JOB_PACKAGES"
+DEFAULT_JOB_PACKAGES = ("jobs",)
+_REF = re.compile(r"^[A-Za-z_][\w]*(\.[A-Za-z_][\w]*)*:[A-Za-z_]\w*$")
+
+
+def job_packages() -> tuple[str, ...]:
+    raw = os.environ.get(JOB_PACKAGES_ENV)
+    if not raw:
+        return DEFAULT_JOB_PACKAGES
+    return tuple(p.strip() for p in raw.split(",") if p.strip())
+
+
+def check_reference(ref: str, packages: tuple[str, ...] | None = None) -> str | None:
+    """The reason ``ref`` is not an allowed reference, or None. Imports nothing."""
+    if not isinstance(ref, str) or not _REF.match(ref):
+        return f"{ref!r} is not of the form 'package.module:ClassName'"
+    packages = packages or job_packages()
+    module = ref.split(":", 1)[0]
+    if module.split(".", 1)[0] not in packages:
+        return (f"{ref!r} is outside the allowed job packages ({', '.join(packages)}); "
+                f"set {JOB_PACKAGES_ENV} to allow more")
+    return None
+
+
+def resolve_class(ref: str, base: type, packages: tuple[str, ...] | None = None) -> type:
+    """Import ``ref`` and check that it is a subclass of ``base``.
+
+    Raises ValueError with a reason fit to show the user.
+    """
+    reason = check_reference(ref, packages)
+    if reason:
+        raise ValueError(reason)
+    module_name, class_name = ref.split(":", 1)
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        raise ValueError(f"cannot import module {module_name!r} ({exc})") from exc
+    except Exception as exc:
+        raise ValueError(f"importing {module_name!r} raised {type(exc).__name__}: {exc}") from exc
+    cls = getattr(module, class_name, None)
+    if cls is None:
+        raise ValueError(f"module {module_name!r} has no attribute {class_name!r}")
+    if not (isinstance(cls, type) and issubclass(cls, base) and cls is not base):
+        raise ValueError(f"{ref!r} is not a subclass of {base.__module__}.{base.__name__}")
+    return cls

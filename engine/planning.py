@@ -1,0 +1,158 @@
+"""Planning: turn a job spec's inputs into map tasks.
+
+Each input's size (and ETag on S3) is captured at planning time, so a task knows what
+it was planned against. A task holds a *list* of inputs; today every file gets its own
+task. Importable without pyspark (the coordinator plans jobs).
+"""
+
+from __future__ import annotations
+
+import os
+import posixpath
+from collections import defaultdict
+from dataclasses import dataclass
+from typing import Any
+
+from .errors import PlanError, Problem
+from .spec import JobSpec
+from .storage import FileInfo, Storage, is_s3
+
+# Below this many explicit S3 files in one folder, HEAD each; above it, one LIST is cheaper.
+_LIST_THRESHOLD = 8
+
+
+@dataclass(frozen=True)
+class InputFile:
+    uri: str
+    size: int
+    etag: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"uri": self.uri, "size": self.size, "etag": self.etag}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "InputFile":
+        return cls(data["uri"], int(data["size"]), data.get("etag"))
+
+
+@dataclass(frozen=True)
+class MapTask:
+    task_id: str
+    inputs: tuple[InputFile, ...]
+
+    @property
+    def input_uris(self) -> list[str]:
+        return [f.uri for f in self.inputs]
+
+    @property
+    def bytes(self) -> int:
+        return sum(f.size for f in self.inputs)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"task_id": self.task_id, "inputs": [f.to_dict() for f in self.inputs]}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "MapTask":
+        return cls(data["task_id"], tuple(InputFile.from_dict(f) for f in data["inputs"]))
+
+
+@dataclass(frozen=True)
+class Plan:
+    spec: JobSpec
+    tasks: tuple[MapTask, ...]
+
+    @property
+    def job_id(self) -> str:
+        return self.spec.job_id
+
+    @property
+    def inputs(self) -> list[InputFile]:
+        return [f for t in self.tasks for f in t.inputs]
+
+
+def plan_job(spec: JobSpec, storage: Storage | None = None) -> Plan:
+    """List the inputs and cut them into tasks. Raises PlanError naming every bad input."""
+    files = list_inputs(spec, storage or Storage())
+    width = max(5, len(str(len(files))))
+    tasks = tuple(MapTask(f"t{i:0{width}d}", (f,)) for i, f in enumerate(files))
+    return Plan(spec, tasks)
+
+
+def list_inputs(spec: JobSpec, storage: Storage) -> list[InputFile]:
+    inp = spec.input
+    if inp.prefix:
+        found = [f for f in storage.list(inp.prefix, inp.glob) if not _hidden(f.uri)]
+        if not found:
+            what = f"{inp.prefix} (glob {inp.glob!r})" if inp.glob else inp.prefix
+            raise PlanError(spec.name, [Problem("input.prefix", f"no input files under {what}")])
+        return [InputFile(f.uri, f.size, f.etag) for f in found]
+    if inp.list:
+        uris = _read_list(inp.list, storage)
+        field = "input.list"
+    else:
+        uris, field = list(inp.files), "input.files"
+    return _stat_all(uris, field, storage, spec.name)
+
+
+def _hidden(uri: str) -> bool:
+    """Spark/Hadoop conventions: _SUCCESS, .crc and other dot/underscore files are not data."""
+    name = posixpath.basename(uri)
+    return name.startswith(("_", "."))
+
+
+def _read_list(uri: str, storage: Storage) -> list[str]:
+    try:
+        text = storage.read_text(uri)
+    except Exception as exc:
+        raise PlanError(uri, [Problem("input.list", f"cannot read {uri}: {exc}")]) from None
+    base = uri.rsplit("/", 1)[0] if is_s3(uri) else os.path.dirname(uri)
+    out = []
+    for line in text.splitlines():
+        line = line.strip()
+        if line and not line.startswith("#"):
+            out.append(line if is_s3(line) or os.path.isabs(line) else _under(base, line))
+    if not out:
+        raise PlanError(uri, [Problem("input.list", f"{uri} lists no files")])
+    return out
+
+
+def _under(base: str, rel: str) -> str:
+    return f"{base.rstrip('/')}/{rel}" if is_s3(base) else os.path.normpath(os.path.join(base, rel))
+
+
+def _stat_all(uris: list[str], field: str, storage: Storage, source: str) -> list[InputFile]:
+    infos = _stat_many(uris, storage)
+    problems, out = [], []
+    for i, uri in enumerate(uris):
+        info = infos.get(uri)
+        where = f"{field}[{i}]"
+        if info is None:
+            problems.append(Problem(where, f"{uri} does not exist"))
+        elif info.is_dir:
+            problems.append(Problem(where, f"{uri} is a directory; use input.prefix for folders"))
+        elif info.size == 0:
+            problems.append(Problem(where, f"{uri} is empty (0 bytes)"))
+        else:
+            out.append(InputFile(uri, info.size, info.etag))
+    if problems:
+        raise PlanError(source, problems)
+    return out
+
+
+def _stat_many(uris: list[str], storage: Storage) -> dict[str, FileInfo | None]:
+    """Stat every URI; on S3, folders with many explicit files are LISTed once instead."""
+    out: dict[str, FileInfo | None] = {}
+    by_folder: dict[str, list[str]] = defaultdict(list)
+    for uri in uris:
+        if is_s3(uri):
+            by_folder[uri.rsplit("/", 1)[0]].append(uri)
+        else:
+            out[uri] = storage.stat(uri)
+    for folder, members in by_folder.items():
+        if len(members) < _LIST_THRESHOLD:
+            out.update((u, storage.stat(u)) for u in members)
+            continue
+        listed = {f.uri: f for f in storage.list(folder + "/")}
+        for u in members:
+            out[u] = listed.get(u) or storage.stat(u)  # stat tells "missing" from "a folder"
+    return out

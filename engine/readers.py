@@ -1,0 +1,68 @@
+"""Built-in readers: local files in, Spark DataFrame out.
+
+Malformed records do not fail a read: text formats read in PERMISSIVE mode and keep
+the raw record in ``_corrupt_record``, which the task function counts and diverts.
+Gzip (``.gz``) inputs are decompressed by Spark from the file name.
+"""
+
+from __future__ import annotations
+
+from .interfaces import CORRUPT_COLUMN, INPUT_FORMATS
+
+
+def with_corrupt_column(schema):
+    """The schema plus the corrupt-record column (DDL string or StructType)."""
+    if schema is None:
+        return None
+    if isinstance(schema, str):
+        if CORRUPT_COLUMN in schema:
+            return schema
+        return f"{schema.rstrip().rstrip(',')}, {CORRUPT_COLUMN} STRING"
+    from pyspark.sql.types import StringType, StructField, StructType
+
+    if CORRUPT_COLUMN in schema.fieldNames():
+        return schema
+    return StructType([*schema.fields, StructField(CORRUPT_COLUMN, StringType(), True)])
+
+
+def read_files(spark, paths: list[str], fmt: str, schema=None, options: dict | None = None):
+    """Read local ``paths`` of one format into one DataFrame."""
+    if fmt not in INPUT_FORMATS:
+        raise ValueError(f"unknown input format {fmt!r} (one of {', '.join(INPUT_FORMATS)})")
+    options = dict(options or {})
+    reader = spark.read
+    if fmt in ("jsonl", "json"):
+        reader = reader.options(mode="PERMISSIVE", columnNameOfCorruptRecord=CORRUPT_COLUMN,
+                                multiLine=str(fmt == "json").lower(), **options)
+        if schema is not None:
+            reader = reader.schema(with_corrupt_column(schema))
+        return reader.json(paths)
+    if fmt == "csv":
+        reader = reader.options(header="true", mode="PERMISSIVE",
+                                columnNameOfCorruptRecord=CORRUPT_COLUMN, **options)
+        if schema is not None:
+            reader = reader.schema(with_corrupt_column(schema))
+        else:
+            reader = reader.option("inferSchema", "true")
+        return reader.csv(paths)
+    if fmt == "parquet":
+        reader = reader.options(**options)
+        if schema is not None:
+            reader = reader.schema(schema)
+        return reader.parquet(*paths)
+    if fmt == "text":
+        return reader.options(**options).text(paths)
+    return reader.format("binaryFile").options(**options).load(paths)
+
+
+def write_frame(df, local_dir: str, fmt: str) -> None:
+    """Write a DataFrame as a folder of part files (overwriting ``local_dir``)."""
+    writer = df.write.mode("overwrite")
+    if fmt == "parquet":
+        writer.parquet(local_dir)
+    elif fmt == "json":
+        writer.json(local_dir)
+    elif fmt == "csv":
+        writer.option("header", "true").csv(local_dir)
+    else:
+        raise ValueError(f"unknown output format {fmt!r}")

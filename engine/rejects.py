@@ -1,0 +1,73 @@
+"""Rejected records: where each malformed record came from, and why.
+
+Spark keeps a malformed record's raw text in ``_corrupt_record`` but not its position,
+so the staged file is scanned once (only when a task has rejects) to find each raw
+record's line number.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+
+from .interfaces import CORRUPT_COLUMN
+
+MAX_RECORDS = 1000       # rejects written per task; the count stays exact
+MAX_RECORD_CHARS = 1000  # raw text kept per reject
+
+
+def collect_rejects(df, local_paths: list[str], input_uris: list[str], fmt: str,
+                    limit: int = MAX_RECORDS) -> list[dict]:
+    """Up to ``limit`` rejected records as ``{input, line, reason, record}`` dicts."""
+    from pyspark.sql import functions as F
+
+    # Spark refuses a query over raw JSON/CSV that references only the corrupt column;
+    # one more (cheap) column makes it a normal query.
+    others = [c for c in df.columns if c != CORRUPT_COLUMN][:1]
+    rows = (df.filter(F.col(CORRUPT_COLUMN).isNotNull())
+              .select(F.col(CORRUPT_COLUMN).alias("raw"), F.input_file_name().alias("file"), *others)
+              .limit(limit).collect())
+    by_file: dict[int, list[str]] = {}
+    for row in rows:
+        by_file.setdefault(_file_index(row["file"], local_paths), []).append(row["raw"])
+    out = []
+    for index, raws in by_file.items():
+        lines = _line_numbers(local_paths[index], set(raws)) if index >= 0 else {}
+        uri = input_uris[index] if index >= 0 else "?"
+        for raw in raws:
+            positions = lines.get(raw, [])
+            out.append({"input": uri, "line": positions.pop(0) if positions else None,
+                        "reason": _reason(raw, fmt), "record": raw[:MAX_RECORD_CHARS]})
+    return out
+
+
+def _file_index(spark_path: str, local_paths: list[str]) -> int:
+    name = os.path.basename(spark_path)
+    for i, path in enumerate(local_paths):
+        if os.path.basename(path) == name:
+            return i
+    return -1
+
+
+def _line_numbers(path: str, wanted: set[str]) -> dict[str, list[int]]:
+    opener = gzip.open if path.endswith(".gz") else open
+    found: dict[str, list[int]] = {}
+    with opener(path, "rt", encoding="utf-8", errors="replace") as fh:
+        for number, line in enumerate(fh, start=1):
+            line = line.rstrip("\r\n")
+            if line in wanted:
+                found.setdefault(line, []).append(number)
+    return found
+
+
+def _reason(raw: str, fmt: str) -> str:
+    if fmt in ("jsonl", "json"):
+        try:
+            json.loads(raw)
+        except json.JSONDecodeError as exc:
+            return f"invalid JSON: {exc.msg} at column {exc.colno}"
+        return "a value does not fit the declared schema"
+    if fmt == "csv":
+        return "wrong number of fields, or a value that does not fit the declared schema"
+    return "malformed record"

@@ -1,0 +1,65 @@
+"""What task functions return: small, JSON-able, the same locally and on Lambda."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields, replace
+from typing import Any
+
+
+def _from_dict(cls, data: dict[str, Any]):
+    names = {f.name for f in fields(cls)}
+    return cls(**{k: v for k, v in data.items() if k in names})
+
+
+@dataclass(frozen=True)
+class MapResult:
+    task_id: str
+    status: str                 # SUCCEEDED | SKIPPED (committed by an earlier attempt)
+    inputs: list[str]
+    rows_in: int
+    rows_out: int
+    rejected: int
+    bytes_in: int
+    bytes_out: int
+    duration_ms: int
+    cold_start: bool
+    started_at: float           # epoch seconds, for the timeline
+    parts: list[str] = field(default_factory=list)   # file names in the task's folder
+    counters: dict[str, int] = field(default_factory=dict)
+    worker: str = ""
+
+    @property
+    def dropped(self) -> int:
+        """Rows the mapper filtered out on purpose (neither output nor rejected)."""
+        return self.rows_in - self.rejected - self.rows_out
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "MapResult":
+        return _from_dict(cls, data)
+
+    def skipped(self) -> "MapResult":
+        return replace(self, status="SKIPPED")
+
+
+@dataclass(frozen=True)
+class ReduceResult:
+    status: str
+    rows_in: int
+    rows_out: int
+    bytes_out: int
+    duration_ms: int
+    cold_start: bool
+    started_at: float
+    output: str
+    files: list[str] = field(default_factory=list)
+    counters: dict[str, int] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "ReduceResult":
+        return _from_dict(cls, data)

@@ -1,0 +1,138 @@
+"""The Spark session factory: one module-global SparkSession per process.
+
+Tuned for short-lived, single-node use (a Lambda container or a local worker): UI off,
+bound to 127.0.0.1, few shuffle partitions, every scratch dir under one temp root, and
+JVM flags for a fast start. Settings resolve explicit argument -> environment -> default.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import tempfile
+import time
+
+CORES_ENV = "LMR_SPARK_CORES"            # Spark's local[N]; default: every core
+DRIVER_MEMORY_ENV = "LMR_DRIVER_MEMORY"  # e.g. "2g"; default: from Lambda's memory, or 1g
+JVM_PROFILE_ENV = "LMR_JVM_PROFILE"      # "throughput" (default) or "startup"
+TMP_ENV = "LMR_SPARK_TMP"                # scratch root; default: <system temp>/lmr-spark-<pid>
+LAMBDA_MEMORY_ENV = "AWS_LAMBDA_FUNCTION_MEMORY_SIZE"  # set by Lambda, in MB
+
+# Share of a Lambda's memory given to the JVM heap; the rest is Python, off-heap, page cache.
+_LAMBDA_HEAP_SHARE = 0.6
+_MIN_HEAP_MB = 256
+
+_session = None
+_started_at: float | None = None
+_startup_seconds: float | None = None
+
+log = logging.getLogger(__name__)
+
+
+def is_started() -> bool:
+    return _session is not None
+
+
+def startup_seconds() -> float | None:
+    """How long creating this process's session took (None before it exists)."""
+    return _startup_seconds
+
+
+def driver_memory(explicit: str | None = None) -> str:
+    """JVM heap for the driver: explicit > LMR_DRIVER_MEMORY > share of Lambda memory > 1g."""
+    if explicit:
+        return explicit
+    if os.environ.get(DRIVER_MEMORY_ENV):
+        return os.environ[DRIVER_MEMORY_ENV]
+    lambda_mb = os.environ.get(LAMBDA_MEMORY_ENV)
+    if lambda_mb and lambda_mb.isdigit():
+        return f"{max(_MIN_HEAP_MB, int(int(lambda_mb) * _LAMBDA_HEAP_SHARE))}m"
+    return "1g"
+
+
+def jvm_options(profile: str | None = None, tmp_root: str | None = None) -> str:
+    """JVM flags. ``startup`` adds C1-only JIT: ~30% faster start, ~half the steady
+    throughput (measured), so it suits one small file per cold container, not a warm
+    worker that maps many files."""
+    profile = profile or os.environ.get(JVM_PROFILE_ENV, "throughput")
+    if profile not in ("throughput", "startup"):
+        raise ValueError(f"{JVM_PROFILE_ENV} must be 'throughput' or 'startup', not {profile!r}")
+    flags = ["-XX:+UseSerialGC", "-XX:-UsePerfData"]
+    if profile == "startup":
+        flags.append("-XX:TieredStopAtLevel=1")
+    if tmp_root:
+        flags += [f"-Djava.io.tmpdir={tmp_root}", f"-Dderby.system.home={tmp_root}"]
+    return " ".join(flags)
+
+
+def base_conf(cores: int | None = None, memory: str | None = None,
+              tmp_root: str | None = None, profile: str | None = None) -> dict[str, str]:
+    cores = cores or int(os.environ.get(CORES_ENV) or os.cpu_count() or 1)
+    tmp_root = tmp_root or os.environ.get(TMP_ENV) or os.path.join(
+        tempfile.gettempdir(), f"lmr-spark-{os.getpid()}")
+    os.makedirs(tmp_root, exist_ok=True)
+    return {
+        "spark.master": f"local[{cores}]",
+        "spark.app.name": "lambda-mr",
+        "spark.ui.enabled": "false",
+        "spark.ui.showConsoleProgress": "false",
+        "spark.driver.host": "127.0.0.1",
+        "spark.driver.bindAddress": "127.0.0.1",
+        "spark.driver.memory": driver_memory(memory),
+        "spark.driver.extraJavaOptions": jvm_options(profile, tmp_root),
+        "spark.sql.shuffle.partitions": str(max(2, cores)),
+        "spark.default.parallelism": str(max(2, cores)),
+        "spark.local.dir": os.path.join(tmp_root, "local"),
+        "spark.sql.warehouse.dir": os.path.join(tmp_root, "warehouse"),
+        "spark.sql.session.timeZone": "UTC",
+        # No _SUCCESS or .crc files: the engine writes its own commit markers.
+        "spark.hadoop.mapreduce.fileoutputcommitter.marksuccessfuljobs": "false",
+        "spark.hadoop.fs.file.impl": "org.apache.hadoop.fs.RawLocalFileSystem",
+        "spark.hadoop.fs.file.impl.disable.cache": "true",
+        "spark.hadoop.parquet.enable.summary-metadata": "false",
+    }
+
+
+def get_spark(extra_conf: dict[str, str] | None = None):
+    """This process's SparkSession, created on first call.
+
+    ``extra_conf`` (a job's ``spark_conf``) applies in full to a new session; on a warm
+    session only runtime-modifiable keys (``spark.sql.*`` mostly) can still change.
+    """
+    global _session, _started_at, _startup_seconds
+    if _session is None:
+        os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+        # Python workers must run this interpreter (a venv), not whatever python3 is on PATH.
+        os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+        os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
+        from pyspark.sql import SparkSession
+
+        conf = {**base_conf(), **(extra_conf or {})}
+        builder = SparkSession.builder
+        for key, value in conf.items():
+            builder = builder.config(key, value)
+        _started_at = time.monotonic()
+        _session = builder.getOrCreate()
+        _session.sparkContext.setLogLevel("WARN")
+        _startup_seconds = time.monotonic() - _started_at
+        log.info("spark session started in %.1fs (%s)", _startup_seconds, conf["spark.master"])
+    elif extra_conf:
+        apply_runtime_conf(_session, extra_conf)
+    return _session
+
+
+def apply_runtime_conf(spark, conf: dict[str, str]) -> None:
+    for key, value in conf.items():
+        if spark.conf.isModifiable(key):
+            spark.conf.set(key, value)
+        elif spark.conf.get(key, None) != value:
+            log.warning("spark conf %s only applies to a new session; this warm one keeps %s",
+                        key, spark.conf.get(key, None))
+
+
+def stop_spark() -> None:
+    global _session
+    if _session is not None:
+        _session.stop()
+        _session = None

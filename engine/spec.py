@@ -1,0 +1,335 @@
+"""The job spec: parse and validate a manifest, once, at the boundary.
+
+A manifest is JSON, or a newline-separated text list of input URIs (LetsData's
+format) with everything else given as overrides (CLI flags). Every field is checked
+and *every* problem is reported at once, each with its field path. Relative local
+paths resolve against the manifest's folder. Importable without pyspark.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+from dataclasses import asdict, dataclass, field, replace
+from typing import Any
+
+from .errors import ManifestError, Problem
+from .interfaces import INPUT_FORMATS, OUTPUT_FORMATS
+from .loading import check_reference, resolve_class
+from .storage import Storage, is_s3, join
+
+WORK_DIR_ENV = "LMR_WORK_DIR"
+DEFAULT_LOCAL_WORK_DIR = ".lmr"
+
+MODES = ("MAPPER_AND_REDUCER", "MAPPER_ONLY", "REDUCER_ONLY")
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$")  # fits a Step Functions execution name
+TOP_FIELDS = {"name", "mode", "mapper", "reducer", "input", "output", "max_concurrency",
+              "retries", "min_success_ratio", "max_rejected_ratio", "spark_conf", "work_dir"}
+INPUT_FIELDS = {"files", "prefix", "glob", "list", "format", "schema", "options"}
+OUTPUT_FIELDS = {"path", "format"}
+
+
+@dataclass(frozen=True)
+class InputSpec:
+    files: tuple[str, ...] = ()
+    prefix: str | None = None
+    glob: str | None = None
+    list: str | None = None
+    format: str | None = None
+    schema: str | None = None
+    options: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class OutputSpec:
+    path: str
+    format: str | None = None
+
+
+@dataclass(frozen=True)
+class JobSpec:
+    name: str
+    mode: str
+    mapper: str | None
+    reducer: str | None
+    input: InputSpec
+    output: OutputSpec
+    work_dir: str
+    max_concurrency: int = 100
+    retries: int = 2
+    min_success_ratio: float = 1.0
+    max_rejected_ratio: float = 0.1
+    spark_conf: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def uses_mapper(self) -> bool:
+        return self.mode != "REDUCER_ONLY"
+
+    @property
+    def uses_reducer(self) -> bool:
+        return self.mode != "MAPPER_ONLY"
+
+    @property
+    def job_id(self) -> str:
+        """Name + a short hash of what the job computes: the same manifest is one job.
+
+        The work folder is left out: it says where the job runs, not what it computes.
+        """
+        body = self.to_dict()
+        body.pop("work_dir")
+        digest = hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
+        return f"{self.name}-{digest[:10]}"
+
+    def to_dict(self) -> dict[str, Any]:
+        out = asdict(self)
+        out["input"]["files"] = list(self.input.files)
+        out["input"] = {k: v for k, v in out["input"].items() if v not in (None, (), [], {})}
+        out["output"] = {k: v for k, v in out["output"].items() if v is not None}
+        return out
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], source: str = "job spec") -> "JobSpec":
+        """Rebuild a spec written by :meth:`to_dict` (already resolved), checking it again."""
+        return _Parser(source, base_dir=None, check_classes=False).parse(data)
+
+    def with_work_dir(self, work_dir: str) -> "JobSpec":
+        return replace(self, work_dir=work_dir)
+
+
+def load_manifest(uri: str, overrides: dict[str, Any] | None = None, *,
+                  storage: Storage | None = None, check_classes: bool = True,
+                  work_dir: str | None = None) -> JobSpec:
+    """Read, parse and validate a manifest file (local path or ``s3://``).
+
+    ``overrides`` are manifest fields given another way (CLI flags); they win over the
+    file's. ``check_classes`` imports the mapper/reducer to check they subclass the
+    interfaces (the coordinator, which has no pyspark, only checks the reference).
+    """
+    storage = storage or Storage()
+    try:
+        text = storage.read_text(uri)
+    except UnicodeDecodeError as exc:
+        raise ManifestError(uri, [Problem("", f"manifest is not UTF-8 text: {exc}")]) from None
+    except Exception as exc:
+        raise ManifestError(uri, [Problem("", f"cannot read manifest: {exc}")]) from None
+    data = parse_manifest_text(text, uri)
+    for key, value in (overrides or {}).items():
+        if isinstance(value, dict) and isinstance(data.get(key), dict):
+            data[key] = {**data[key], **value}
+        else:
+            data[key] = value
+    if work_dir is not None:
+        data["work_dir"] = work_dir
+    base_dir = uri.rsplit("/", 1)[0] if is_s3(uri) else os.path.dirname(os.path.abspath(uri))
+    return _Parser(uri, base_dir, check_classes).parse(data)
+
+
+def parse_manifest_text(text: str, source: str) -> dict[str, Any]:
+    """JSON object, or (LetsData's format) one input URI per line; '#' starts a comment."""
+    stripped = text.strip()
+    if not stripped:
+        raise ManifestError(source, [Problem("", "manifest is empty")])
+    if stripped[0] in "{[" or source.endswith(".json"):
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ManifestError(source, [Problem(
+                "", f"not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}")]) from None
+        if not isinstance(data, dict):
+            raise ManifestError(source, [Problem("", f"must be a JSON object, not {_kind(data)}")])
+        return data
+    lines = [ln.strip() for ln in text.splitlines()]
+    return {"input": {"files": [ln for ln in lines if ln and not ln.startswith("#")]}}
+
+
+def _kind(value: Any) -> str:
+    return {dict: "an object", list: "a list", str: "a string", bool: "a boolean",
+            int: "an integer", float: "a number", type(None): "null"}.get(type(value), type(value).__name__)
+
+
+class _Parser:
+    """Walks a manifest dict, collecting every problem before raising once."""
+
+    def __init__(self, source: str, base_dir: str | None, check_classes: bool):
+        self.source, self.base_dir, self.check_classes = source, base_dir, check_classes
+        self.problems: list[Problem] = []
+
+    def fail(self, path: str, reason: str) -> None:
+        self.problems.append(Problem(path, reason))
+
+    def want(self, data: dict, path: str, key: str, types: type | tuple, *, required=False,
+             default=None):
+        if key not in data or data[key] is None:
+            if required:
+                self.fail(_join(path, key), "is required")
+            return default
+        value = data[key]
+        # bool is an int in Python; a manifest's `true` is never a number here
+        if isinstance(value, bool) and bool not in (types if isinstance(types, tuple) else (types,)):
+            self.fail(_join(path, key), f"must be {_type_name(types)}, not a boolean")
+            return default
+        if not isinstance(value, types):
+            self.fail(_join(path, key), f"must be {_type_name(types)}, not {_kind(value)}")
+            return default
+        return value
+
+    def unknown(self, data: dict, path: str, allowed: set[str]) -> None:
+        for key in sorted(set(data) - allowed):
+            self.fail(_join(path, key), f"unknown field (allowed: {', '.join(sorted(allowed))})")
+
+    def resolve(self, uri: str) -> str:
+        if is_s3(uri) or self.base_dir is None:
+            return uri
+        if is_s3(self.base_dir):
+            return uri if uri.startswith("/") else join(self.base_dir, uri)
+        return os.path.normpath(os.path.join(self.base_dir, os.path.expanduser(uri)))
+
+    def parse(self, data: dict[str, Any]) -> JobSpec:
+        self.unknown(data, "", TOP_FIELDS)
+        name = self.want(data, "", "name", str, required=True)
+        if name is not None and not _NAME.match(name):
+            self.fail("name", f"{name!r} must be 1-63 letters, digits, '-' or '_', "
+                              "starting with a letter or digit")
+        mode = self.want(data, "", "mode", str, default="MAPPER_AND_REDUCER")
+        if mode not in MODES:
+            self.fail("mode", f"{mode!r} is not one of {', '.join(MODES)}")
+        mapper = self.want(data, "", "mapper", str)
+        reducer = self.want(data, "", "reducer", str)
+        mapper_cls = self.job_class("mapper", mapper, needed=mode != "REDUCER_ONLY", mode=mode)
+        reducer_cls = self.job_class("reducer", reducer, needed=mode != "MAPPER_ONLY", mode=mode)
+        inp = self.parse_input(data)
+        out = self.parse_output(data)
+        max_concurrency = self.number(data, "max_concurrency", int, 100, lo=1, hi=10_000)
+        retries = self.number(data, "retries", int, 2, lo=0, hi=10)
+        min_success = self.number(data, "min_success_ratio", (int, float), 1.0, lo=0, hi=1)
+        max_rejected = self.number(data, "max_rejected_ratio", (int, float), 0.1, lo=0, hi=1)
+        spark_conf = self.want(data, "", "spark_conf", dict, default={})
+        for key, value in spark_conf.items():
+            if not isinstance(value, (str, int, float, bool)):
+                self.fail(f"spark_conf.{key}", f"must be a string or number, not {_kind(value)}")
+        work_dir = self.want(data, "", "work_dir", str)
+        if self.problems:
+            raise ManifestError(self.source, self.problems)
+
+        # Fill in what the classes declare, so job.json says exactly what will run.
+        owner = mapper_cls if mode != "REDUCER_ONLY" else reducer_cls
+        if owner is not None and inp.format is None:
+            inp = replace(inp, format=owner.input_format)
+        writer = reducer_cls if mode != "MAPPER_ONLY" else mapper_cls
+        if writer is not None and out.format is None:
+            out = replace(out, format=writer.output_format)
+        return JobSpec(
+            name=name, mode=mode,
+            mapper=mapper if mode != "REDUCER_ONLY" else None,
+            reducer=reducer if mode != "MAPPER_ONLY" else None,
+            input=inp, output=out,
+            work_dir=self.resolve(work_dir) if work_dir else default_work_dir(out.path),
+            max_concurrency=max_concurrency, retries=retries,
+            min_success_ratio=float(min_success), max_rejected_ratio=float(max_rejected),
+            spark_conf={k: str(v).lower() if isinstance(v, bool) else str(v)
+                        for k, v in spark_conf.items()},
+        )
+
+    def number(self, data, key, types, default, *, lo, hi):
+        value = self.want(data, "", key, types, default=default)
+        if value is not None and not lo <= value <= hi:
+            self.fail(key, f"must be between {lo} and {hi}, not {value}")
+        return value
+
+    def job_class(self, role: str, ref: str | None, *, needed: bool, mode: str):
+        if ref is None:
+            if needed:
+                self.fail(role, f"is required in mode {mode}")
+            return None
+        if not needed:
+            self.fail(role, f"must not be set in mode {mode}")
+            return None
+        if not self.check_classes:
+            reason = check_reference(ref)
+            if reason:
+                self.fail(role, reason)
+            return None
+        from .interfaces import Mapper, Reducer
+
+        try:
+            return resolve_class(ref, Mapper if role == "mapper" else Reducer)
+        except ValueError as exc:
+            self.fail(role, str(exc))
+            return None
+
+    def parse_input(self, data: dict) -> InputSpec:
+        inp = self.want(data, "", "input", dict, required=True)
+        if inp is None:
+            return InputSpec()
+        self.unknown(inp, "input", INPUT_FIELDS)
+        kinds = [k for k in ("files", "prefix", "list") if inp.get(k) is not None]
+        if len(kinds) != 1:
+            self.fail("input", "needs exactly one of 'files', 'prefix' or 'list'"
+                      + (f" (got {', '.join(kinds)})" if kinds else ""))
+        files: list[str] = []
+        raw_files = self.want(inp, "input", "files", list)
+        if raw_files is not None:
+            if not raw_files:
+                self.fail("input.files", "is empty: a job needs at least one input file")
+            seen: dict[str, int] = {}
+            for i, item in enumerate(raw_files):
+                if not isinstance(item, str) or not item.strip():
+                    self.fail(f"input.files[{i}]", f"must be a non-empty string, not {_kind(item)}")
+                    continue
+                resolved = self.resolve(item.strip())
+                if resolved in seen:
+                    self.fail(f"input.files[{i}]", f"duplicates input.files[{seen[resolved]}] ({item})")
+                    continue
+                seen[resolved] = i
+                files.append(resolved)
+        prefix = self.want(inp, "input", "prefix", str)
+        glob = self.want(inp, "input", "glob", str)
+        if glob is not None and prefix is None:
+            self.fail("input.glob", "only applies with input.prefix")
+        listing = self.want(inp, "input", "list", str)
+        fmt = self.want(inp, "input", "format", str)
+        if fmt is not None and fmt not in INPUT_FORMATS:
+            self.fail("input.format", f"{fmt!r} is not one of {', '.join(INPUT_FORMATS)}")
+        schema = self.want(inp, "input", "schema", str)
+        options = self.want(inp, "input", "options", dict, default={})
+        return InputSpec(
+            files=tuple(files), prefix=self.resolve(prefix) if prefix else None, glob=glob,
+            list=self.resolve(listing) if listing else None, format=fmt, schema=schema,
+            options={str(k): str(v) for k, v in options.items()})
+
+    def parse_output(self, data: dict) -> OutputSpec:
+        out = self.want(data, "", "output", dict, required=True)
+        if out is None:
+            return OutputSpec(path="")
+        self.unknown(out, "output", OUTPUT_FIELDS)
+        path = self.want(out, "output", "path", str, required=True) or ""
+        fmt = self.want(out, "output", "format", str)
+        if fmt is not None and fmt not in OUTPUT_FORMATS:
+            self.fail("output.format", f"{fmt!r} is not one of {', '.join(OUTPUT_FORMATS)}")
+        return OutputSpec(path=self.resolve(path) if path else "", format=fmt)
+
+
+def default_work_dir(output_path: str) -> str:
+    """Explicit manifest field > LMR_WORK_DIR > the output's bucket (S3) or ./.lmr."""
+    env = os.environ.get(WORK_DIR_ENV)
+    if env:
+        return env if is_s3(env) else os.path.abspath(env)
+    if is_s3(output_path):
+        bucket = output_path[len("s3://"):].split("/", 1)[0]
+        return f"s3://{bucket}"
+    return os.path.abspath(DEFAULT_LOCAL_WORK_DIR)
+
+
+def _join(path: str, key: str) -> str:
+    return f"{path}.{key}" if path else key
+
+
+def _type_name(types) -> str:
+    names = {str: "a string", int: "an integer", float: "a number", dict: "an object",
+             list: "a list", bool: "a boolean"}
+    types = types if isinstance(types, tuple) else (types,)
+    if set(types) == {int, float}:
+        return "a number"
+    return " or ".join(names.get(t, t.__name__) for t in types)

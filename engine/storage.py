@@ -1,0 +1,273 @@
+"""One interface over local files and S3.
+
+Callers speak in URIs (``s3://bucket/key`` or a local path) and never care which
+transport serves them. The *layout* of a job's files is not decided here; see
+:mod:`engine.layout`. This module must stay importable without pyspark (the
+coordinator Lambda is a small zip function).
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+from .errors import StorageError
+
+S3_SCHEME = "s3://"
+
+
+def is_s3(uri: str) -> bool:
+    return uri.startswith(S3_SCHEME)
+
+
+def split_s3(uri: str) -> tuple[str, str]:
+    """``s3://bucket/a/b`` -> ``("bucket", "a/b")``."""
+    bucket, _, key = uri[len(S3_SCHEME):].partition("/")
+    if not bucket:
+        raise StorageError(f"{uri!r} names no bucket")
+    return bucket, key
+
+
+def join(base: str, *parts: str) -> str:
+    """Join path segments onto a local path or an S3 URI with ``/``."""
+    out = base.rstrip("/") if base not in ("/", S3_SCHEME) else base
+    for part in parts:
+        out = f"{out}/{part.strip('/')}"
+    return out
+
+
+def basename(uri: str) -> str:
+    return uri.rstrip("/").rsplit("/", 1)[-1]
+
+
+@dataclass(frozen=True)
+class FileInfo:
+    uri: str
+    size: int
+    etag: str | None = None
+    is_dir: bool = False
+
+
+class LocalFiles:
+    """The local filesystem. Writes go through a temp file + rename, so a reader never
+    sees a half-written file."""
+
+    def stat(self, uri: str) -> FileInfo | None:
+        try:
+            st = os.stat(uri)
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            raise StorageError(f"cannot stat {uri}: {exc}") from exc
+        is_dir = os.path.isdir(uri)
+        return FileInfo(uri, 0 if is_dir else st.st_size, None, is_dir)
+
+    def list(self, prefix: str) -> Iterator[FileInfo]:
+        root = Path(prefix)
+        if root.is_file():
+            yield FileInfo(str(root), root.stat().st_size)
+            return
+        if not root.is_dir():
+            return
+        for dirpath, dirnames, filenames in os.walk(root):
+            dirnames.sort()
+            for name in sorted(filenames):
+                path = os.path.join(dirpath, name)
+                yield FileInfo(path, os.path.getsize(path))
+
+    def read_bytes(self, uri: str) -> bytes:
+        try:
+            return Path(uri).read_bytes()
+        except OSError as exc:
+            raise StorageError(f"cannot read {uri}: {exc}") from exc
+
+    def write_bytes(self, uri: str, data: bytes) -> None:
+        path = Path(uri)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(data)
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+
+    def download(self, uri: str, local_path: str) -> None:
+        Path(local_path).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(uri, local_path)
+
+    def upload(self, local_path: str, uri: str) -> None:
+        Path(uri).parent.mkdir(parents=True, exist_ok=True)
+        tmp = f"{uri}.uploading"
+        shutil.copyfile(local_path, tmp)
+        os.replace(tmp, uri)
+
+    def copy(self, src: str, dst: str) -> None:
+        self.upload(src, dst)
+
+    def delete(self, uri: str) -> None:
+        Path(uri).unlink(missing_ok=True)
+
+    def delete_prefix(self, prefix: str) -> None:
+        path = Path(prefix)
+        if path.is_dir():
+            shutil.rmtree(path)
+        else:
+            path.unlink(missing_ok=True)
+
+
+class S3Files:
+    """S3 (or any S3-compatible endpoint) through a boto3 client.
+
+    The client is passed in, or built from the environment on first use, so
+    AWS_ENDPOINT_URL / AWS_PROFILE / AWS_REGION apply as they do for the AWS CLI.
+    """
+
+    def __init__(self, client=None):
+        self._client = client
+
+    @property
+    def client(self):
+        if self._client is None:
+            import boto3
+
+            self._client = boto3.client("s3")
+        return self._client
+
+    def _call(self, what: str, uri: str, fn, *args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except Exception as exc:  # botocore raises many unrelated classes
+            raise StorageError(f"cannot {what} {uri}: {exc}") from exc
+
+    def stat(self, uri: str) -> FileInfo | None:
+        bucket, key = split_s3(uri)
+        from botocore.exceptions import ClientError
+
+        try:
+            head = self.client.head_object(Bucket=bucket, Key=key)
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+                if key and any(True for _ in self.list(join(uri, ""), limit=1)):
+                    return FileInfo(uri, 0, None, is_dir=True)
+                return None
+            raise StorageError(f"cannot stat {uri}: {exc}") from exc
+        return FileInfo(uri, head["ContentLength"], head.get("ETag", "").strip('"'))
+
+    def list(self, prefix: str, limit: int | None = None) -> Iterator[FileInfo]:
+        bucket, key = split_s3(prefix)
+        paginator = self.client.get_paginator("list_objects_v2")
+        seen = 0
+        try:
+            for page in paginator.paginate(Bucket=bucket, Prefix=key):
+                for obj in page.get("Contents", []):
+                    if obj["Key"].endswith("/"):
+                        continue  # "folder" placeholder objects
+                    yield FileInfo(f"{S3_SCHEME}{bucket}/{obj['Key']}", obj["Size"],
+                                   obj.get("ETag", "").strip('"'))
+                    seen += 1
+                    if limit is not None and seen >= limit:
+                        return
+        except StorageError:
+            raise
+        except Exception as exc:
+            raise StorageError(f"cannot list {prefix}: {exc}") from exc
+
+    def read_bytes(self, uri: str) -> bytes:
+        bucket, key = split_s3(uri)
+        body = self._call("read", uri, self.client.get_object, Bucket=bucket, Key=key)["Body"]
+        return body.read()
+
+    def write_bytes(self, uri: str, data: bytes) -> None:
+        bucket, key = split_s3(uri)
+        self._call("write", uri, self.client.put_object, Bucket=bucket, Key=key, Body=data)
+
+    def download(self, uri: str, local_path: str) -> None:
+        bucket, key = split_s3(uri)
+        Path(local_path).parent.mkdir(parents=True, exist_ok=True)
+        self._call("download", uri, self.client.download_file, bucket, key, local_path)
+
+    def upload(self, local_path: str, uri: str) -> None:
+        bucket, key = split_s3(uri)
+        self._call("upload to", uri, self.client.upload_file, local_path, bucket, key)
+
+    def copy(self, src: str, dst: str) -> None:
+        sb, sk = split_s3(src)
+        db, dk = split_s3(dst)
+        self._call("copy to", dst, self.client.copy, {"Bucket": sb, "Key": sk}, db, dk)
+
+    def delete(self, uri: str) -> None:
+        bucket, key = split_s3(uri)
+        self._call("delete", uri, self.client.delete_object, Bucket=bucket, Key=key)
+
+    def delete_prefix(self, prefix: str) -> None:
+        bucket, _ = split_s3(prefix)
+        keys = [split_s3(f.uri)[1] for f in self.list(prefix)]
+        for start in range(0, len(keys), 1000):  # DeleteObjects takes 1,000 keys a call
+            chunk = [{"Key": k} for k in keys[start:start + 1000]]
+            self._call("delete under", prefix, self.client.delete_objects,
+                       Bucket=bucket, Delete={"Objects": chunk, "Quiet": True})
+
+
+class Storage:
+    """Dispatches each URI to the local filesystem or S3."""
+
+    def __init__(self, s3_client=None):
+        self.local = LocalFiles()
+        self.s3 = S3Files(s3_client)
+
+    def _for(self, uri: str):
+        return self.s3 if is_s3(uri) else self.local
+
+    def stat(self, uri: str) -> FileInfo | None:
+        return self._for(uri).stat(uri)
+
+    def exists(self, uri: str) -> bool:
+        return self.stat(uri) is not None
+
+    def list(self, prefix: str, pattern: str | None = None) -> list[FileInfo]:
+        """Every file under ``prefix``; ``pattern`` is a glob on the path below it."""
+        files = list(self._for(prefix).list(prefix))
+        if pattern:
+            base = prefix.rstrip("/") + "/"
+            files = [f for f in files if fnmatch.fnmatchcase(f.uri[len(base):], pattern)]
+        return files
+
+    def read_bytes(self, uri: str) -> bytes:
+        return self._for(uri).read_bytes(uri)
+
+    def read_text(self, uri: str) -> str:
+        return self.read_bytes(uri).decode("utf-8")
+
+    def write_bytes(self, uri: str, data: bytes) -> None:
+        self._for(uri).write_bytes(uri, data)
+
+    def write_text(self, uri: str, text: str) -> None:
+        self.write_bytes(uri, text.encode("utf-8"))
+
+    def download(self, uri: str, local_path: str) -> None:
+        self._for(uri).download(uri, local_path)
+
+    def upload(self, local_path: str, uri: str) -> None:
+        self._for(uri).upload(local_path, uri)
+
+    def copy(self, src: str, dst: str) -> None:
+        """Copy within one transport (S3 server-side), or across them via local disk."""
+        if is_s3(src) == is_s3(dst):
+            self._for(src).copy(src, dst)
+        elif is_s3(src):
+            self.s3.download(src, dst)
+        else:
+            self.s3.upload(src, dst)
+
+    def delete(self, uri: str) -> None:
+        self._for(uri).delete(uri)
+
+    def delete_prefix(self, prefix: str) -> None:
+        self._for(prefix).delete_prefix(prefix)

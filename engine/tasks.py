@@ -1,0 +1,225 @@
+"""The task functions: what a mapper or reducer Lambda does, and what a local worker does.
+
+Nothing here knows who called it. Each function takes a resolved spec and its task,
+does its work through :class:`engine.storage.Storage`, and returns a small JSON-able
+result. A map task is idempotent: its folder is replaced, and its ``_COMMITTED``
+marker, written last, holds its result; a task whose marker exists is skipped.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import tempfile
+import time
+
+from .errors import RejectedRecordsError, UserCodeError
+from .interfaces import CORRUPT_COLUMN, Mapper, Reducer, TaskContext
+from .layout import JobLayout
+from .loading import resolve_class
+from .output import publish
+from .planning import MapTask
+from .rejects import collect_rejects
+from .results import MapResult, ReduceResult
+from .spec import JobSpec
+from .staging import stage
+from .storage import Storage, basename
+
+log = logging.getLogger("lmr.task")
+
+
+def task_logger(job_id: str, task_id: str, inputs: list[str]) -> logging.LoggerAdapter:
+    return logging.LoggerAdapter(log, {"job_id": job_id, "task_id": task_id,
+                                       "input": inputs[0] if len(inputs) == 1 else inputs})
+
+
+def _user_class(spec: JobSpec, role: str, base: type):
+    try:
+        cls = resolve_class(getattr(spec, role), base)
+    except ValueError as exc:
+        raise UserCodeError(f"{role} {getattr(spec, role)!r}: {exc}") from None
+    instance = cls()
+    # Manifest settings win over the class defaults (they were filled from them at load).
+    if spec.input.format:
+        instance.input_format = spec.input.format
+    if spec.input.schema:
+        instance.schema = spec.input.schema
+    if spec.input.options:
+        instance.read_options = {**cls.read_options, **spec.input.options}
+    return instance
+
+
+def _user_errors():
+    """Spark errors that come from the user's code or plan, not from the platform."""
+    from pyspark.errors import AnalysisException, PythonException
+
+    return (AnalysisException, PythonException)
+
+
+def _run_user(what: str, fn, *args):
+    try:
+        return fn(*args)
+    except _user_errors() as exc:
+        raise UserCodeError(f"{what} failed: {exc}") from exc
+    except NotImplementedError as exc:
+        raise UserCodeError(f"{what} failed: {exc}") from exc
+    except Exception as exc:
+        if type(exc).__module__.startswith(("py4j", "pyspark")):
+            raise  # platform trouble (JVM, I/O): retryable
+        raise UserCodeError(f"{what} raised {type(exc).__name__}: {exc}") from exc
+
+
+def committed_result(spec: JobSpec, task_id: str, storage: Storage) -> MapResult | None:
+    """The result an earlier attempt committed for this task, or None."""
+    marker = JobLayout(spec.work_dir, spec.job_id).committed_marker(task_id)
+    if not storage.exists(marker):
+        return None
+    return MapResult.from_dict(json.loads(storage.read_text(marker)))
+
+
+def run_map_task(spec: JobSpec, task: MapTask, storage: Storage | None = None) -> MapResult:
+    """Read the task's inputs, apply the Mapper, write Parquet parts, commit."""
+    from pyspark.sql import Observation
+    from pyspark.sql import functions as F
+
+    from . import session
+    from .readers import write_frame
+
+    storage = storage or Storage()
+    prior = committed_result(spec, task.task_id, storage)
+    if prior is not None:
+        return prior.skipped()
+
+    started_at, t0 = time.time(), time.monotonic()
+    layout = JobLayout(spec.work_dir, spec.job_id)
+    ctx = TaskContext(spec.job_id, task.task_id, task.input_uris,
+                      task_logger(spec.job_id, task.task_id, task.input_uris))
+    cold = not session.is_started()
+    spark = session.get_spark(spec.spark_conf)
+    mapper = _user_class(spec, "mapper", Mapper)
+    # MAPPER_ONLY: the intermediate files ARE the destination's files, in its format.
+    out_format = spec.output.format if spec.mode == "MAPPER_ONLY" else "parquet"
+
+    with tempfile.TemporaryDirectory(prefix=f"lmr-{task.task_id}-") as scratch:
+        local = stage(storage, task.input_uris, os.path.join(scratch, "in"))
+        df = _run_user("Mapper.read", mapper.read, spark, local, ctx)
+        has_corrupt = CORRUPT_COLUMN in df.columns
+        seen = Observation("rows_in")
+        df_seen = df.observe(seen, F.count(F.lit(1)).alias("rows"),
+                             (F.count(F.col(CORRUPT_COLUMN)) if has_corrupt else F.lit(0)).alias("bad"))
+        good = (df_seen.filter(F.col(CORRUPT_COLUMN).isNull()).drop(CORRUPT_COLUMN)
+                if has_corrupt else df_seen)
+        mapped = _run_user("Mapper.map", mapper.map, good, ctx)
+        written = Observation("rows_out")
+        out_dir = os.path.join(scratch, "out")
+        _run_user("writing the mapper's output", write_frame,
+                  mapped.observe(written, F.count(F.lit(1)).alias("rows")), out_dir, out_format)
+        rows_in, rejected = seen.get["rows"], seen.get["bad"]
+        rows_out = written.get["rows"]
+
+        # Replace whatever an earlier, uncommitted attempt left, then write parts, then commit.
+        storage.delete_prefix(layout.intermediate(task.task_id))
+        if rejected:
+            records = collect_rejects(df, local, task.input_uris, mapper.input_format)
+            storage.write_text(layout.errors(task.task_id),
+                               "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records))
+            if rejected > spec.max_rejected_ratio * rows_in:
+                raise RejectedRecordsError(
+                    f"task {task.task_id} rejected {rejected} of {rows_in} records "
+                    f"({rejected / rows_in:.1%} > max_rejected_ratio {spec.max_rejected_ratio:.1%}) "
+                    f"in {', '.join(task.input_uris)}; first: {records[0]['reason']} "
+                    f"at line {records[0].get('line')}; all in {layout.errors(task.task_id)}")
+        parts = sorted(n for n in os.listdir(out_dir) if not n.startswith((".", "_")))
+        bytes_out = 0
+        for name in parts:
+            path = os.path.join(out_dir, name)
+            bytes_out += os.path.getsize(path)
+            storage.upload(path, layout.part(task.task_id, name))
+
+    result = MapResult(
+        task_id=task.task_id, status="SUCCEEDED", inputs=task.input_uris,
+        rows_in=rows_in, rows_out=rows_out, rejected=rejected, bytes_in=task.bytes,
+        bytes_out=bytes_out, duration_ms=int((time.monotonic() - t0) * 1000),
+        cold_start=cold, started_at=started_at, parts=parts,
+        counters=dict(ctx.counters), worker=f"pid-{os.getpid()}")
+    storage.write_text(layout.committed_marker(task.task_id), json.dumps(result.to_dict()))
+    ctx.logger.info("map task committed: %d rows in, %d out, %d rejected",
+                    rows_in, rows_out, rejected)
+    return result
+
+
+def committed_results(spec: JobSpec, tasks: list[MapTask], storage: Storage) -> dict[str, MapResult]:
+    """task_id -> committed result, for every task that committed (the others are absent)."""
+    found = ((t.task_id, committed_result(spec, t.task_id, storage)) for t in tasks)
+    return {task_id: result for task_id, result in found if result is not None}
+
+
+def part_uris(spec: JobSpec, result: MapResult) -> list[str]:
+    layout = JobLayout(spec.work_dir, spec.job_id)
+    return [layout.part(result.task_id, p) for p in result.parts]
+
+
+def run_reduce_task(spec: JobSpec, tasks: list[MapTask], storage: Storage | None = None) -> ReduceResult:
+    """Apply the Reducer to every committed map output (or, in REDUCER_ONLY mode, to the
+    job's input files) and publish the destination."""
+    from pyspark.sql import Observation
+    from pyspark.sql import functions as F
+
+    from . import session
+    from .readers import write_frame
+
+    storage = storage or Storage()
+    started_at, t0 = time.time(), time.monotonic()
+    cold = not session.is_started()
+    spark = session.get_spark(spec.spark_conf)
+    reducer = _user_class(spec, "reducer", Reducer)
+
+    with tempfile.TemporaryDirectory(prefix="lmr-reduce-") as scratch:
+        if spec.mode == "REDUCER_ONLY":
+            sources = [u for t in tasks for u in t.input_uris]
+            ctx = TaskContext(spec.job_id, "reduce", sources, task_logger(spec.job_id, "reduce", sources))
+            local = stage(storage, sources, os.path.join(scratch, "in"))
+            df = _run_user("Reducer.read", reducer.read, spark, local, ctx)
+            if CORRUPT_COLUMN in df.columns:
+                df = df.filter(F.col(CORRUPT_COLUMN).isNull()).drop(CORRUPT_COLUMN)
+        else:
+            results = committed_results(spec, tasks, storage)
+            sources = [u for r in results.values() for u in part_uris(spec, r)]
+            ctx = TaskContext(spec.job_id, "reduce", sources, task_logger(spec.job_id, "reduce", sources))
+            if not results:
+                raise UserCodeError(f"job {spec.job_id}: no map task committed; nothing to reduce")
+            local = stage(storage, sources, os.path.join(scratch, "in"))
+            # An explicit file list: Spark cannot infer a schema from nested task folders.
+            df = spark.read.parquet(*local)
+        seen, written = Observation("reduce_in"), Observation("reduce_out")
+        df = df.observe(seen, F.count(F.lit(1)).alias("rows"))
+        out = _run_user("Reducer.reduce", reducer.reduce, df, ctx)
+        out_dir = os.path.join(scratch, "out")
+        _run_user("writing the reducer's output", write_frame,
+                  out.observe(written, F.count(F.lit(1)).alias("rows")), out_dir, spec.output.format)
+        names = sorted(n for n in os.listdir(out_dir) if not n.startswith((".", "_")))
+        rows_in, rows_out = seen.get["rows"], written.get["rows"]
+        files = publish(storage, [(os.path.join(out_dir, n), n) for n in names], spec.output.path,
+                        {"job_id": spec.job_id, "rows": rows_out})
+        bytes_out = sum(os.path.getsize(os.path.join(out_dir, n)) for n in names)
+
+    ctx.logger.info("reduce committed: %d rows in, %d out -> %s", rows_in, rows_out, spec.output.path)
+    return ReduceResult(status="SUCCEEDED", rows_in=rows_in, rows_out=rows_out, bytes_out=bytes_out,
+                        duration_ms=int((time.monotonic() - t0) * 1000), cold_start=cold,
+                        started_at=started_at, output=spec.output.path,
+                        files=[basename(f) for f in files], counters=dict(ctx.counters))
+
+
+def commit_mapper_output(spec: JobSpec, tasks: list[MapTask], storage: Storage | None = None) -> ReduceResult:
+    """MAPPER_ONLY: publish every committed task's files as the destination (no Spark)."""
+    storage = storage or Storage()
+    started_at, t0 = time.time(), time.monotonic()
+    results = committed_results(spec, tasks, storage)
+    pairs = [(uri, f"{r.task_id}-{basename(uri)}") for r in results.values() for uri in part_uris(spec, r)]
+    rows = sum(r.rows_out for r in results.values())
+    files = publish(storage, pairs, spec.output.path, {"job_id": spec.job_id, "rows": rows})
+    return ReduceResult(status="SUCCEEDED", rows_in=rows, rows_out=rows, bytes_out=0,
+                        duration_ms=int((time.monotonic() - t0) * 1000), cold_start=False,
+                        started_at=started_at, output=spec.output.path,
+                        files=[basename(f) for f in files])

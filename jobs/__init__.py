@@ -1,0 +1,1 @@
+"""Job code: example Mappers/Reducers, and the user's own (baked into the Lambda image)."""
