@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .errors import PlanError, Problem
-from .spec import JobSpec
+from .spec import InputSpec, JobSpec
 from .storage import FileInfo, Storage, is_s3
 
 # Below this many explicit S3 files in one folder, HEAD each; above it, one LIST is cheaper.
@@ -79,19 +79,23 @@ def plan_job(spec: JobSpec, storage: Storage | None = None) -> Plan:
 
 
 def list_inputs(spec: JobSpec, storage: Storage) -> list[InputFile]:
-    inp = spec.input
+    return list_input_files(spec.input, storage, spec.name)
+
+
+def list_input_files(inp: InputSpec, storage: Storage, source: str) -> list[InputFile]:
+    """Every input file with its size (and ETag). Raises PlanError naming each bad one."""
     if inp.prefix:
         found = [f for f in storage.list(inp.prefix, inp.glob) if not _hidden(f.uri)]
         if not found:
             what = f"{inp.prefix} (glob {inp.glob!r})" if inp.glob else inp.prefix
-            raise PlanError(spec.name, [Problem("input.prefix", f"no input files under {what}")])
+            raise PlanError(source, [Problem("input.prefix", f"no input files under {what}")])
         return [InputFile(f.uri, f.size, f.etag) for f in found]
     if inp.list:
         uris = _read_list(inp.list, storage)
         field = "input.list"
     else:
         uris, field = list(inp.files), "input.files"
-    return _stat_all(uris, field, storage, spec.name)
+    return _stat_all(uris, field, storage, source)
 
 
 def _hidden(uri: str) -> bool:
@@ -156,3 +160,17 @@ def _stat_many(uris: list[str], storage: Storage) -> dict[str, FileInfo | None]:
         for u in members:
             out[u] = listed.get(u) or storage.stat(u)  # stat tells "missing" from "a folder"
     return out
+
+
+def save_plan(plan: Plan, storage: Storage) -> None:
+    """Write job.json (the resolved spec) and tasks.json (one item per map task).
+
+    tasks.json is what the state machine's Distributed Map reads with its ItemReader.
+    """
+    import json
+
+    from .layout import JobLayout
+
+    layout = JobLayout(plan.spec.work_dir, plan.job_id)
+    storage.write_text(layout.job_json, json.dumps(plan.spec.to_dict(), indent=2))
+    storage.write_text(layout.tasks_json, json.dumps([t.to_dict() for t in plan.tasks]))

@@ -22,9 +22,9 @@ def collect_rejects(df, local_paths: list[str], input_uris: list[str], fmt: str,
     """Up to ``limit`` rejected records as ``{input, line, reason, record}`` dicts."""
     from pyspark.sql import functions as F
 
-    # Spark refuses a query over raw JSON/CSV that references only the corrupt column;
-    # one more (cheap) column makes it a normal query.
-    others = [c for c in df.columns if c != CORRUPT_COLUMN][:1]
+    # Every column, as in the task's counting pass: Spark flags a value that does not fit
+    # the schema only in columns it parses (and refuses a query of the corrupt column alone).
+    others = [c for c in df.columns if c != CORRUPT_COLUMN]
     rows = (df.filter(F.col(CORRUPT_COLUMN).isNotNull())
               .select(F.col(CORRUPT_COLUMN).alias("raw"), F.input_file_name().alias("file"), *others)
               .limit(limit).collect())
@@ -66,7 +66,7 @@ def _reason(raw: str, fmt: str) -> str:
         try:
             json.loads(raw)
         except json.JSONDecodeError as exc:
-            return f"invalid JSON: {exc.msg} at column {exc.colno}"
+            return f"invalid JSON: {exc.msg} (column {exc.colno})"
         return "a value does not fit the declared schema"
     if fmt == "csv":
         return "wrong number of fields, or a value that does not fit the declared schema"

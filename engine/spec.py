@@ -92,7 +92,7 @@ class JobSpec:
     @classmethod
     def from_dict(cls, data: dict[str, Any], source: str = "job spec") -> "JobSpec":
         """Rebuild a spec written by :meth:`to_dict` (already resolved), checking it again."""
-        return _Parser(source, base_dir=None, check_classes=False).parse(data)
+        return ManifestParser(source, base_dir=None, check_classes=False).parse(data)
 
     def with_work_dir(self, work_dir: str) -> "JobSpec":
         return replace(self, work_dir=work_dir)
@@ -106,7 +106,15 @@ def load_manifest(uri: str, overrides: dict[str, Any] | None = None, *,
     ``overrides`` are manifest fields given another way (CLI flags); they win over the
     file's. ``check_classes`` imports the mapper/reducer to check they subclass the
     interfaces (the coordinator, which has no pyspark, only checks the reference).
+    Raises :class:`ManifestError` listing every problem.
     """
+    data = read_manifest(uri, overrides, storage=storage, work_dir=work_dir)
+    return ManifestParser(uri, manifest_dir(uri), check_classes).parse(data)
+
+
+def read_manifest(uri: str, overrides: dict[str, Any] | None = None, *,
+                  storage: Storage | None = None, work_dir: str | None = None) -> dict[str, Any]:
+    """The manifest's fields as a dict, overrides applied, not yet validated."""
     storage = storage or Storage()
     try:
         text = storage.read_text(uri)
@@ -122,8 +130,12 @@ def load_manifest(uri: str, overrides: dict[str, Any] | None = None, *,
             data[key] = value
     if work_dir is not None:
         data["work_dir"] = work_dir
-    base_dir = uri.rsplit("/", 1)[0] if is_s3(uri) else os.path.dirname(os.path.abspath(uri))
-    return _Parser(uri, base_dir, check_classes).parse(data)
+    return data
+
+
+def manifest_dir(uri: str) -> str:
+    """Relative paths in a manifest resolve against this folder."""
+    return uri.rsplit("/", 1)[0] if is_s3(uri) else os.path.dirname(os.path.abspath(uri))
 
 
 def parse_manifest_text(text: str, source: str) -> dict[str, Any]:
@@ -149,7 +161,7 @@ def _kind(value: Any) -> str:
             int: "an integer", float: "a number", type(None): "null"}.get(type(value), type(value).__name__)
 
 
-class _Parser:
+class ManifestParser:
     """Walks a manifest dict, collecting every problem before raising once."""
 
     def __init__(self, source: str, base_dir: str | None, check_classes: bool):
@@ -210,6 +222,7 @@ class _Parser:
             if not isinstance(value, (str, int, float, bool)):
                 self.fail(f"spark_conf.{key}", f"must be a string or number, not {_kind(value)}")
         work_dir = self.want(data, "", "work_dir", str)
+        self.input = inp  # kept for `lmr validate`, which checks the files even when fields fail
         if self.problems:
             raise ManifestError(self.source, self.problems)
 

@@ -106,8 +106,15 @@ def run_map_task(spec: JobSpec, task: MapTask, storage: Storage | None = None) -
         df = _run_user("Mapper.read", mapper.read, spark, local, ctx)
         has_corrupt = CORRUPT_COLUMN in df.columns
         seen = Observation("rows_in")
-        df_seen = df.observe(seen, F.count(F.lit(1)).alias("rows"),
-                             (F.count(F.col(CORRUPT_COLUMN)) if has_corrupt else F.lit(0)).alias("bad"))
+        bad = F.lit(0)
+        if has_corrupt:
+            # Spark's JSON/CSV readers parse only the columns a query uses, so a bad value
+            # in an unused column would slip through. The contract is "every record fits the
+            # declared schema": reference every column so each record is parsed in full.
+            data_cols = [c for c in df.columns if c != CORRUPT_COLUMN]
+            full_parse = F.count(F.struct(*data_cols)) if data_cols else F.lit(0)
+            bad = F.count(F.col(CORRUPT_COLUMN)) + F.lit(0) * full_parse
+        df_seen = df.observe(seen, F.count(F.lit(1)).alias("rows"), bad.alias("bad"))
         good = (df_seen.filter(F.col(CORRUPT_COLUMN).isNull()).drop(CORRUPT_COLUMN)
                 if has_corrupt else df_seen)
         mapped = _run_user("Mapper.map", mapper.map, good, ctx)

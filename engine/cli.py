@@ -1,0 +1,129 @@
+"""``lmr``: run and check Lambda MR jobs.
+
+Exit codes: 0 job SUCCEEDED (or manifest valid); 1 job FAILED; 2 bad manifest, bad
+inputs or bad usage; 3 job PARTIAL (some inputs failed, within min_success_ratio).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from typing import Any
+
+from .errors import EngineError, ManifestError, PlanError
+from .report import format_event, format_summary
+
+EXIT_OK, EXIT_FAILED, EXIT_INVALID, EXIT_PARTIAL = 0, 1, 2, 3
+_STATE_EXIT = {"SUCCEEDED": EXIT_OK, "PARTIAL": EXIT_PARTIAL, "FAILED": EXIT_FAILED}
+
+
+def _spec_flags(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group(
+        "manifest fields", "override the manifest's fields; with a text manifest (one input "
+        "URI a line, LetsData's format) they supply everything but the inputs")
+    group.add_argument("--name")
+    group.add_argument("--mode", choices=["MAPPER_AND_REDUCER", "MAPPER_ONLY", "REDUCER_ONLY"])
+    group.add_argument("--mapper", metavar="MODULE:CLASS")
+    group.add_argument("--reducer", metavar="MODULE:CLASS")
+    group.add_argument("--input-format")
+    group.add_argument("--output", metavar="PATH", help="output.path")
+    group.add_argument("--output-format")
+    group.add_argument("--work-dir", help="where jobs/<id>/ lives (default: ./.lmr, or the "
+                                          "output's bucket for S3 output; env LMR_WORK_DIR)")
+
+
+def overrides_from(args: argparse.Namespace) -> dict[str, Any]:
+    out: dict[str, Any] = {k: getattr(args, k) for k in ("name", "mode", "mapper", "reducer", "work_dir")
+                           if getattr(args, k, None) is not None}
+    if args.input_format:
+        out["input"] = {"format": args.input_format}
+    output = {k: v for k, v in (("path", args.output), ("format", args.output_format)) if v}
+    if output:
+        out["output"] = output
+    return out
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    from .validate import validate_manifest
+
+    spec, problems, found = validate_manifest(args.manifest, overrides_from(args))
+    if problems:
+        print(f"{args.manifest}: {len(problems)} problem{'s' * (len(problems) != 1)}")
+        for problem in problems:
+            print(f"  - {problem}")
+        return EXIT_INVALID
+    print(f"{args.manifest}: valid. job {spec.job_id}, mode {spec.mode}, {found} input files, "
+          f"output {spec.output.path} ({spec.output.format})")
+    return EXIT_OK
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from .layout import JobLayout
+    from .planning import plan_job
+    from .runners.local import LocalRunner
+    from .spec import load_manifest
+    from .status import read_status
+    from .storage import Storage
+
+    spec = load_manifest(args.manifest, overrides_from(args))
+    plan = plan_job(spec)
+    out = sys.stdout
+    storage = Storage()
+    previous = read_status(spec.work_dir, spec.job_id, storage)
+    if args.fresh or (previous is not None and previous.state == "SUCCEEDED"):
+        # A finished job is recomputed (its code may have changed); a died or partial one resumes.
+        storage.delete_prefix(JobLayout(spec.work_dir, spec.job_id).job_dir)
+    elif previous is not None or storage.exists(JobLayout(spec.work_dir, spec.job_id).tasks_json):
+        print(f"resuming job {spec.job_id}: committed tasks are kept (--fresh starts over)", file=out)
+
+    def on_event(event: dict) -> None:
+        line = format_event(event, len(plan.tasks))
+        if line and not args.quiet:
+            print(line, file=out, flush=True)
+
+    runner = LocalRunner(workers=args.workers, on_event=on_event)
+    status = runner.run(plan).wait()
+    print(format_summary(status), file=out)
+    if status.state != "SUCCEEDED":
+        print(f"job {status.job_id} {status.state}: {status.reason or 'some inputs failed'}",
+              file=sys.stderr)
+    return _STATE_EXIT[status.state]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="lmr", description="Lambda MR: map-reduce with PySpark "
+                                     "on AWS Lambda, or on this machine.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("run", help="run a job locally")
+    run.add_argument("manifest", help="manifest file (JSON, or a text list of input URIs)")
+    run.add_argument("--workers", type=int, default=None,
+                     help="worker processes (default: what cores and memory hold; 0 = in this process)")
+    run.add_argument("--quiet", "-q", action="store_true", help="no per-task lines")
+    run.add_argument("--fresh", action="store_true",
+                     help="discard committed tasks of an earlier run of this job and start over")
+    _spec_flags(run)
+    run.set_defaults(func=cmd_run)
+    val = sub.add_parser("validate", help="check a manifest and its inputs; run nothing")
+    val.add_argument("manifest")
+    _spec_flags(val)
+    val.set_defaults(func=cmd_validate)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        return args.func(args)
+    except (ManifestError, PlanError) as exc:
+        print(str(exc), file=sys.stderr)
+        return EXIT_INVALID
+    except EngineError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+
+
+if __name__ == "__main__":
+    sys.exit(main())

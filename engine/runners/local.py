@@ -1,0 +1,265 @@
+"""The local runner: a pool of worker processes stands in for Lambda containers.
+
+Each worker keeps one warm SparkSession across the tasks it runs (as a warm Lambda
+container does) and calls the very same task functions. ``workers=0`` runs every task
+in this process instead (one Spark session; what tests and debuggers want).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from collections import deque
+from concurrent.futures import FIRST_COMPLETED, Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
+from multiprocessing import get_context
+
+from ..errors import error_to_dict, is_retryable
+from ..layout import JobLayout
+from ..planning import MapTask, Plan, save_plan
+from ..results import MapResult, ReduceResult
+from ..spec import JobSpec
+from ..status import FAILED, RUNNING, FailedTask, JobStatus, build_status, may_reduce, write_status
+from ..storage import Storage
+from ..tasks import committed_result
+from . import EventSink
+
+RETRY_BASE_ENV = "LMR_RETRY_BASE_SECONDS"   # first retry delay; doubles per attempt
+WORKER_LOG_LEVEL_ENV = "LMR_LOG_LEVEL"
+SPARK_PROCESS_GB = 0.6                      # measured RSS of one Spark worker (JVM + Python)
+_MAX_BACKOFF_S = 30.0
+
+log = logging.getLogger(__name__)
+
+
+def default_workers(tasks: int) -> int:
+    """As many Spark processes as the cores and free memory hold (at least one)."""
+    cores = os.cpu_count() or 1
+    try:
+        free_gb = os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE") / 2**30
+    except (ValueError, OSError):
+        free_gb = 2.0
+    by_memory = int(max(free_gb - 1.0, SPARK_PROCESS_GB) / SPARK_PROCESS_GB)
+    return max(1, min(cores, by_memory, tasks))
+
+
+# --- what runs inside a worker -------------------------------------------------------
+
+def _init_worker(cores: int, log_path: str | None) -> None:
+    os.environ["LMR_SPARK_CORES"] = str(cores)
+    if log_path:
+        # Spark's JVM inherits fd 2: its warnings land in the job's log folder, not the terminal.
+        os.makedirs(os.path.dirname(log_path), exist_ok=True)
+        fd = os.open(log_path.replace("{pid}", str(os.getpid())),
+                     os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+        os.dup2(fd, 2)
+        os.close(fd)
+    logging.basicConfig(level=os.environ.get(WORKER_LOG_LEVEL_ENV, "INFO"),
+                        format="%(asctime)s %(levelname)s %(name)s %(message)s")
+
+
+def _guard(fn, *args) -> dict:
+    """Run a task function; errors come back as JSON, never pickled exceptions."""
+    try:
+        return {"ok": True, "result": fn(*args).to_dict()}
+    except Exception as exc:
+        log.exception("task failed")
+        return {"ok": False, "error": error_to_dict(exc)}
+
+
+def map_in_worker(spec: dict, task: dict) -> dict:
+    from ..tasks import run_map_task
+
+    return _guard(run_map_task, JobSpec.from_dict(spec), MapTask.from_dict(task))
+
+
+def reduce_in_worker(spec: dict, tasks: list[dict]) -> dict:
+    from ..tasks import commit_mapper_output, run_reduce_task
+
+    job = JobSpec.from_dict(spec)
+    fn = commit_mapper_output if job.mode == "MAPPER_ONLY" else run_reduce_task
+    return _guard(fn, job, [MapTask.from_dict(t) for t in tasks])
+
+
+# --- the runner -------------------------------------------------------------------------
+
+class LocalRunner:
+    def __init__(self, workers: int | None = None, storage: Storage | None = None,
+                 on_event: EventSink | None = None):
+        self.workers = workers
+        self.storage = storage or Storage()
+        self.on_event = on_event or (lambda event: None)
+
+    def run(self, plan: Plan) -> "LocalJobHandle":
+        handle = LocalJobHandle(plan.job_id)
+        thread = threading.Thread(target=handle._run, args=(self, plan), name=f"lmr-{plan.job_id}",
+                                  daemon=True)
+        handle._thread = thread
+        thread.start()
+        return handle
+
+    def _executor(self, plan: Plan) -> Executor:
+        if self.workers == 0:
+            return ThreadPoolExecutor(max_workers=1)   # this process, its one Spark session
+        n = self.workers or default_workers(max(1, len(plan.tasks)))
+        n = max(1, min(n, plan.spec.max_concurrency))
+        cores = max(1, (os.cpu_count() or 1) // n)
+        log_path = None
+        if not plan.spec.work_dir.startswith("s3://"):
+            log_path = os.path.join(JobLayout(plan.spec.work_dir, plan.job_id).job_dir,
+                                    "logs", "worker-{pid}.log")
+        return ProcessPoolExecutor(max_workers=n, mp_context=get_context("spawn"),
+                                   initializer=_init_worker, initargs=(cores, log_path))
+
+    def _pool_size(self, executor: Executor) -> int:
+        return getattr(executor, "_max_workers", 1)
+
+    def execute(self, plan: Plan) -> JobStatus:
+        spec, storage, emit = plan.spec, self.storage, self.on_event
+        started = time.time()
+        save_plan(plan, storage)
+        emit({"event": "job_started", "job_id": plan.job_id, "tasks": len(plan.tasks),
+              "work_dir": spec.work_dir})
+        executor = None
+        results: list[MapResult] = []
+        failed: list[FailedTask] = []
+        reduce: ReduceResult | None = None
+        reason = ""
+        try:
+            if spec.uses_mapper:
+                executor = self._executor(plan)
+                results, failed, executor = self._map_phase(plan, executor)
+            if spec.mode == "MAPPER_ONLY" or spec.uses_reducer:
+                ok_to_reduce = spec.mode == "REDUCER_ONLY" or may_reduce(
+                    len(plan.tasks), len(results), spec.min_success_ratio)
+                if ok_to_reduce:
+                    executor = executor or self._executor(plan)
+                    reduce, reason = self._reduce_phase(plan, executor)
+        finally:
+            if executor is not None:
+                executor.shutdown(wait=True, cancel_futures=True)
+        status = build_status(spec, results, failed, reduce, started, time.time(), reason)
+        write_status(status, spec.work_dir, storage)
+        emit({"event": "job_done", "status": status})
+        return status
+
+    def _map_phase(self, plan: Plan, executor: Executor):
+        spec, emit = plan.spec, self.on_event
+        results: dict[str, MapResult] = {}
+        failed: list[FailedTask] = []
+        queue: deque[tuple[MapTask, int]] = deque()
+        for task in plan.tasks:
+            prior = committed_result(spec, task.task_id, self.storage)
+            if prior is not None:   # resume: an earlier run committed this task
+                results[task.task_id] = prior.skipped()
+                emit({"event": "task_done", "result": results[task.task_id], "attempt": 0})
+            else:
+                queue.append((task, 1))
+        delayed: list[tuple[float, MapTask, int]] = []
+        running: dict[Future, tuple[MapTask, int]] = {}
+        spec_dict = spec.to_dict()
+        limit = min(self._pool_size(executor), spec.max_concurrency)
+        base = float(os.environ.get(RETRY_BASE_ENV, "1.0"))
+
+        def settle(task: MapTask, attempt: int, error: dict) -> None:
+            retryable = is_retryable(error["errorType"])
+            if retryable and attempt <= spec.retries:
+                delay = min(_MAX_BACKOFF_S, base * 2 ** (attempt - 1))
+                delayed.append((time.monotonic() + delay, task, attempt + 1))
+                emit({"event": "task_retry", "task_id": task.task_id, "attempt": attempt,
+                      "delay_s": delay, "error": error})
+            else:
+                failed.append(FailedTask(task.task_id, task.input_uris, error["errorType"],
+                                         error["errorMessage"], attempt))
+                emit({"event": "task_failed", "task_id": task.task_id, "inputs": task.input_uris,
+                      "error": error, "attempts": attempt})
+
+        while queue or delayed or running:
+            now = time.monotonic()
+            for item in [d for d in delayed if d[0] <= now]:
+                delayed.remove(item)
+                queue.append(item[1:])
+            while queue and len(running) < limit:
+                task, attempt = queue.popleft()
+                running[executor.submit(map_in_worker, spec_dict, task.to_dict())] = (task, attempt)
+                emit({"event": "task_started", "task_id": task.task_id, "attempt": attempt})
+            timeout = max(0.05, min(d[0] for d in delayed) - now) if delayed else None
+            done, _ = wait(list(running), timeout=timeout, return_when=FIRST_COMPLETED)
+            broken = False
+            for future in done:
+                task, attempt = running.pop(future)
+                try:
+                    outcome = future.result()
+                except BrokenProcessPool:
+                    broken = True
+                    outcome = {"ok": False, "error": {
+                        "errorType": "WorkerDiedError",
+                        "errorMessage": "the worker process died (killed by the OS or a signal)"}}
+                if outcome["ok"]:
+                    results[task.task_id] = MapResult.from_dict(outcome["result"])
+                    emit({"event": "task_done", "result": results[task.task_id], "attempt": attempt})
+                else:
+                    settle(task, attempt, outcome["error"])
+            if broken:
+                # A dead worker breaks the whole pool: every task still in it is retried.
+                for future, (task, attempt) in list(running.items()):
+                    running.pop(future)
+                    settle(task, attempt, {"errorType": "WorkerDiedError",
+                                           "errorMessage": "lost with a dead worker process"})
+                executor.shutdown(wait=False, cancel_futures=True)
+                executor = self._executor(plan)
+        ordered = [results[t.task_id] for t in plan.tasks if t.task_id in results]
+        return ordered, failed, executor
+
+    def _reduce_phase(self, plan: Plan, executor: Executor) -> tuple[ReduceResult | None, str]:
+        emit = self.on_event
+        emit({"event": "reduce_started", "job_id": plan.job_id})
+        future = executor.submit(reduce_in_worker, plan.spec.to_dict(), [t.to_dict() for t in plan.tasks])
+        try:
+            outcome = future.result()
+        except BrokenProcessPool:
+            outcome = {"ok": False, "error": {"errorType": "WorkerDiedError",
+                                              "errorMessage": "the reducer's worker process died"}}
+        if not outcome["ok"]:
+            error = outcome["error"]
+            emit({"event": "reduce_failed", "error": error})
+            return None, f"reducer failed: {error['errorType']}: {error['errorMessage']}"
+        result = ReduceResult.from_dict(outcome["result"])
+        emit({"event": "reduce_done", "result": result})
+        return result, ""
+
+
+class LocalJobHandle:
+    """What :meth:`LocalRunner.run` returns: the job runs in a background thread."""
+
+    def __init__(self, job_id: str):
+        self.job_id = job_id
+        self._status: JobStatus | None = None
+        self._error: BaseException | None = None
+        self._thread: threading.Thread | None = None
+
+    def _run(self, runner: LocalRunner, plan: Plan) -> None:
+        try:
+            self._status = runner.execute(plan)
+        except BaseException as exc:  # surfaced to the caller by result()
+            self._error = exc
+
+    @property
+    def state(self) -> str:
+        if self._error is not None:
+            return FAILED
+        return self._status.state if self._status else RUNNING
+
+    def wait(self, timeout: float | None = None) -> JobStatus:
+        if self._thread is not None:
+            self._thread.join(timeout)
+        return self.result()
+
+    def result(self) -> JobStatus:
+        if self._error is not None:
+            raise self._error
+        if self._status is None:
+            raise RuntimeError(f"job {self.job_id} is still running")
+        return self._status
