@@ -25,6 +25,35 @@ def with_corrupt_column(schema):
     return StructType([*schema.fields, StructField(CORRUPT_COLUMN, StringType(), True)])
 
 
+def observe_rejects(df, observation):
+    """(df observed for ``rows``/``bad`` counts, the same rows without rejected records).
+
+    Spark's JSON/CSV readers parse only the columns a query uses, so a bad value in an
+    unused column would slip through. The contract is "every record fits the declared
+    schema": the metric references every column, so each record is parsed in full.
+    """
+    from pyspark.sql import functions as F
+
+    if CORRUPT_COLUMN not in df.columns:
+        return df.observe(observation, F.count(F.lit(1)).alias("rows"), F.lit(0).alias("bad")), None
+    # A metric of its own that reads every column's value (the optimizer folds away
+    # anything weaker, such as a struct's count): rows with at least one null field.
+    any_null = F.lit(False)
+    for name in df.columns:
+        if name != CORRUPT_COLUMN:
+            any_null = any_null | F.col(name).isNull()
+    seen = df.observe(observation, F.count(F.lit(1)).alias("rows"),
+                      F.count(F.col(CORRUPT_COLUMN)).alias("bad"),
+                      F.count_if(any_null).alias("with_nulls"))
+    return seen, CORRUPT_COLUMN
+
+
+def without_rejects(df, corrupt: str | None):
+    from pyspark.sql import functions as F
+
+    return df.filter(F.col(corrupt).isNull()).drop(corrupt) if corrupt else df
+
+
 def read_files(spark, paths: list[str], fmt: str, schema=None, options: dict | None = None):
     """Read local ``paths`` of one format into one DataFrame."""
     if fmt not in INPUT_FORMATS:

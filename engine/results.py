@@ -54,6 +54,7 @@ class ReduceResult:
     cold_start: bool
     started_at: float
     output: str
+    rejected: int = 0
     files: list[str] = field(default_factory=list)
     counters: dict[str, int] = field(default_factory=dict)
 

@@ -90,7 +90,7 @@ def base_conf(cores: int | None = None, memory: str | None = None,
         "spark.hadoop.mapreduce.fileoutputcommitter.marksuccessfuljobs": "false",
         "spark.hadoop.fs.file.impl": "org.apache.hadoop.fs.RawLocalFileSystem",
         "spark.hadoop.fs.file.impl.disable.cache": "true",
-        "spark.hadoop.parquet.enable.summary-metadata": "false",
+        "spark.hadoop.parquet.summary.metadata.level": "NONE",
     }
 
 

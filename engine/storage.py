@@ -8,8 +8,8 @@ coordinator Lambda is a small zip function).
 
 from __future__ import annotations
 
-import fnmatch
 import os
+import re
 import shutil
 import tempfile
 from dataclasses import dataclass
@@ -43,6 +43,37 @@ def join(base: str, *parts: str) -> str:
 
 def basename(uri: str) -> str:
     return uri.rstrip("/").rsplit("/", 1)[-1]
+
+
+def glob_regex(pattern: str) -> re.Pattern:
+    """A path glob: ``*`` and ``?`` stay within one folder, ``**/`` spans any folders."""
+    out, i = [], 0
+    while i < len(pattern):
+        if pattern.startswith("**/", i):
+            out.append("(?:.*/)?")
+            i += 3
+        elif pattern.startswith("**", i):
+            out.append(".*")
+            i += 2
+        elif pattern[i] == "*":
+            out.append("[^/]*")
+            i += 1
+        elif pattern[i] == "?":
+            out.append("[^/]")
+            i += 1
+        elif pattern[i] == "[":
+            end = pattern.find("]", i + 1)
+            if end == -1:
+                out.append(re.escape("["))
+                i += 1
+            else:
+                body = pattern[i + 1:end].replace("\\", "\\\\")
+                out.append(f"[^{body[1:]}]" if body.startswith("!") else f"[{body}]")
+                i = end + 1
+        else:
+            out.append(re.escape(pattern[i]))
+            i += 1
+    return re.compile("".join(out) + r"\Z")
 
 
 @dataclass(frozen=True)
@@ -235,8 +266,8 @@ class Storage:
         """Every file under ``prefix``; ``pattern`` is a glob on the path below it."""
         files = list(self._for(prefix).list(prefix))
         if pattern:
-            base = prefix.rstrip("/") + "/"
-            files = [f for f in files if fnmatch.fnmatchcase(f.uri[len(base):], pattern)]
+            base, regex = prefix.rstrip("/") + "/", glob_regex(pattern)
+            files = [f for f in files if regex.match(f.uri[len(base):])]
         return files
 
     def read_bytes(self, uri: str) -> bytes:

@@ -15,7 +15,7 @@ import tempfile
 import time
 
 from .errors import RejectedRecordsError, UserCodeError
-from .interfaces import CORRUPT_COLUMN, Mapper, Reducer, TaskContext
+from .interfaces import Mapper, Reducer, TaskContext
 from .layout import JobLayout
 from .loading import resolve_class
 from .output import publish
@@ -84,7 +84,7 @@ def run_map_task(spec: JobSpec, task: MapTask, storage: Storage | None = None) -
     from pyspark.sql import functions as F
 
     from . import session
-    from .readers import write_frame
+    from .readers import observe_rejects, without_rejects, write_frame
 
     storage = storage or Storage()
     prior = committed_result(spec, task.task_id, storage)
@@ -104,19 +104,9 @@ def run_map_task(spec: JobSpec, task: MapTask, storage: Storage | None = None) -
     with tempfile.TemporaryDirectory(prefix=f"lmr-{task.task_id}-") as scratch:
         local = stage(storage, task.input_uris, os.path.join(scratch, "in"))
         df = _run_user("Mapper.read", mapper.read, spark, local, ctx)
-        has_corrupt = CORRUPT_COLUMN in df.columns
         seen = Observation("rows_in")
-        bad = F.lit(0)
-        if has_corrupt:
-            # Spark's JSON/CSV readers parse only the columns a query uses, so a bad value
-            # in an unused column would slip through. The contract is "every record fits the
-            # declared schema": reference every column so each record is parsed in full.
-            data_cols = [c for c in df.columns if c != CORRUPT_COLUMN]
-            full_parse = F.count(F.struct(*data_cols)) if data_cols else F.lit(0)
-            bad = F.count(F.col(CORRUPT_COLUMN)) + F.lit(0) * full_parse
-        df_seen = df.observe(seen, F.count(F.lit(1)).alias("rows"), bad.alias("bad"))
-        good = (df_seen.filter(F.col(CORRUPT_COLUMN).isNull()).drop(CORRUPT_COLUMN)
-                if has_corrupt else df_seen)
+        df_seen, corrupt = observe_rejects(df, seen)
+        good = without_rejects(df_seen, corrupt)
         mapped = _run_user("Mapper.map", mapper.map, good, ctx)
         written = Observation("rows_out")
         out_dir = os.path.join(scratch, "out")
@@ -174,7 +164,7 @@ def run_reduce_task(spec: JobSpec, tasks: list[MapTask], storage: Storage | None
     from pyspark.sql import functions as F
 
     from . import session
-    from .readers import write_frame
+    from .readers import observe_rejects, without_rejects, write_frame
 
     storage = storage or Storage()
     started_at, t0 = time.time(), time.monotonic()
@@ -188,8 +178,6 @@ def run_reduce_task(spec: JobSpec, tasks: list[MapTask], storage: Storage | None
             ctx = TaskContext(spec.job_id, "reduce", sources, task_logger(spec.job_id, "reduce", sources))
             local = stage(storage, sources, os.path.join(scratch, "in"))
             df = _run_user("Reducer.read", reducer.read, spark, local, ctx)
-            if CORRUPT_COLUMN in df.columns:
-                df = df.filter(F.col(CORRUPT_COLUMN).isNull()).drop(CORRUPT_COLUMN)
         else:
             results = committed_results(spec, tasks, storage)
             sources = [u for r in results.values() for u in part_uris(spec, r)]
@@ -200,19 +188,21 @@ def run_reduce_task(spec: JobSpec, tasks: list[MapTask], storage: Storage | None
             # An explicit file list: Spark cannot infer a schema from nested task folders.
             df = spark.read.parquet(*local)
         seen, written = Observation("reduce_in"), Observation("reduce_out")
-        df = df.observe(seen, F.count(F.lit(1)).alias("rows"))
+        df, corrupt = observe_rejects(df, seen)
+        df = without_rejects(df, corrupt)
         out = _run_user("Reducer.reduce", reducer.reduce, df, ctx)
         out_dir = os.path.join(scratch, "out")
         _run_user("writing the reducer's output", write_frame,
                   out.observe(written, F.count(F.lit(1)).alias("rows")), out_dir, spec.output.format)
         names = sorted(n for n in os.listdir(out_dir) if not n.startswith((".", "_")))
-        rows_in, rows_out = seen.get["rows"], written.get["rows"]
+        rows_in, rejected, rows_out = seen.get["rows"], seen.get["bad"], written.get["rows"]
         files = publish(storage, [(os.path.join(out_dir, n), n) for n in names], spec.output.path,
                         {"job_id": spec.job_id, "rows": rows_out})
         bytes_out = sum(os.path.getsize(os.path.join(out_dir, n)) for n in names)
 
     ctx.logger.info("reduce committed: %d rows in, %d out -> %s", rows_in, rows_out, spec.output.path)
-    return ReduceResult(status="SUCCEEDED", rows_in=rows_in, rows_out=rows_out, bytes_out=bytes_out,
+    return ReduceResult(status="SUCCEEDED", rows_in=rows_in, rows_out=rows_out, rejected=rejected,
+                        bytes_out=bytes_out,
                         duration_ms=int((time.monotonic() - t0) * 1000), cold_start=cold,
                         started_at=started_at, output=spec.output.path,
                         files=[basename(f) for f in files], counters=dict(ctx.counters))

@@ -1,0 +1,122 @@
+"""The example jobs, run by the local runner, against independent computations."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pyarrow.parquet as pq
+
+from tests.conftest import run_local
+from tests.oracles import crawl_records, p90_by_language, percentile_bounds, word_counts
+
+CRAWL = {"name": "crawl-p90", "mapper": "jobs.crawl:ExtractDocuments",
+         "reducer": "jobs.crawl:P90ContentLengthByLanguage"}
+
+
+def read_json_lines(folder: Path) -> pd.DataFrame:
+    marker = json.loads((folder / "_SUCCESS").read_text())
+    frames = [pd.read_json(folder / name, lines=True) for name in marker["files"]]
+    return pd.concat(frames, ignore_index=True)
+
+
+def test_crawl_p90_matches_plain_python(samples, tmp_path):
+    files = sorted((samples / "crawl").glob("*.jsonl"))
+    status, spec, _ = run_local({**CRAWL, "input": {"prefix": str(samples / "crawl"), "glob": "*.jsonl"},
+                                 "output": {"path": str(tmp_path / "out")}}, tmp_path)
+    kept, rows_in, rejected = crawl_records(files)
+    expected = p90_by_language(kept)
+    assert status.state == "SUCCEEDED", status.reason
+    assert (status.rows_in, status.rejected, status.rows_out) == (rows_in, rejected, len(kept))
+    got = read_json_lines(tmp_path / "out").set_index("language")
+    assert sorted(got.index) == sorted(expected)
+    for language, (count, lengths) in expected.items():
+        assert got.loc[language, "documents"] == count
+        # percentile_approx(accuracy=10,000): relative rank error <= 1/10,000.
+        lo, hi = percentile_bounds(lengths, 0.9, 1 / 10_000)
+        assert lo <= got.loc[language, "p90_content_length"] <= hi, language
+    assert len(status.tasks) == len(files) and not status.failed
+
+
+def test_wordcount_matches_collections_counter(samples, tmp_path):
+    files = sorted((samples / "wordcount").glob("*.txt"))
+    status, spec, _ = run_local({"name": "wc", "mapper": "jobs.wordcount:SplitWords",
+                                 "reducer": "jobs.wordcount:SumCounts",
+                                 "input": {"files": [str(f) for f in files]},
+                                 "output": {"path": str(tmp_path / "out")}}, tmp_path)
+    assert status.state == "SUCCEEDED", status.reason
+    marker = json.loads((tmp_path / "out" / "_SUCCESS").read_text())
+    got = pd.concat([pd.read_csv(tmp_path / "out" / f, keep_default_na=False) for f in marker["files"]])
+    assert dict(zip(got["word"], got["count"])) == dict(word_counts(files))
+
+
+def test_mapper_only_writes_mapper_output_to_the_destination(samples, tmp_path):
+    files = sorted((samples / "crawl").glob("*.jsonl"))
+    status, spec, _ = run_local({"name": "extract", "mode": "MAPPER_ONLY",
+                                 "mapper": "jobs.crawl:ExtractDocuments",
+                                 "input": {"files": [str(f) for f in files]},
+                                 "output": {"path": str(tmp_path / "out")}}, tmp_path)
+    assert status.state == "SUCCEEDED", status.reason
+    out = tmp_path / "out"
+    marker = json.loads((out / "_SUCCESS").read_text())
+    assert sorted(p.name for p in out.iterdir() if p.name != "_SUCCESS") == sorted(marker["files"])
+    table = pq.read_table([str(out / f) for f in marker["files"]])
+    kept, _, _ = crawl_records(files)
+    assert sorted(zip(table.column("language").to_pylist(), table.column("content_length").to_pylist())) \
+        == sorted(kept)
+    # one task's files each, prefixed with the task id
+    assert {f.split("-", 1)[0] for f in marker["files"]} == {t.task_id for t in status.tasks}
+
+
+def test_reducer_only_reads_the_inputs_directly(samples, tmp_path):
+    files = sorted((samples / "crawl").glob("*.jsonl"))
+    status, spec, _ = run_local({"name": "langs", "mode": "REDUCER_ONLY",
+                                 "reducer": "tests.testjobs:LanguageCountsFromRaw",
+                                 "input": {"files": [str(f) for f in files]},
+                                 "output": {"path": str(tmp_path / "out")}}, tmp_path)
+    assert status.state == "SUCCEEDED", status.reason
+    assert status.tasks == [] and status.reduce.rows_out > 0
+    marker = json.loads((tmp_path / "out" / "_SUCCESS").read_text())
+    table = pq.read_table([str(tmp_path / "out" / f) for f in marker["files"]])
+    got = dict(zip(table.column("language").to_pylist(), table.column("count").to_pylist()))
+    expected: dict[str, int] = {}
+    for path in files:
+        for line in path.read_text().splitlines():
+            try:
+                rec = json.loads(line)
+            except json.JSONDecodeError:
+                continue
+            cl = rec.get("content_length")
+            if cl is not None and not isinstance(cl, int):
+                continue   # rejected: does not fit the schema
+            language = (rec.get("language") or "").strip(" ").lower()
+            if rec.get("language") is not None and language:
+                expected[language] = expected.get(language, 0) + 1
+    assert got == expected
+
+
+def test_csv_input_with_schema_and_csv_output(tmp_path):
+    src = tmp_path / "scores.csv"
+    src.write_text("id,name,score\n1,ann,3.5\n2,bob,-1\n3,cy,not-a-number\n4,dee,7\n5,eve\n")
+    status, spec, _ = run_local({"name": "csv", "mode": "MAPPER_ONLY", "mapper": "tests.testjobs:CsvPassThrough",
+                                 "input": {"files": [str(src)]}, "output": {"path": str(tmp_path / "out")},
+                                 "max_rejected_ratio": 0.5}, tmp_path)
+    assert status.state == "SUCCEEDED", status.reason
+    marker = json.loads((tmp_path / "out" / "_SUCCESS").read_text())
+    got = pd.concat([pd.read_csv(tmp_path / "out" / f) for f in marker["files"]])
+    assert sorted(got["name"]) == ["ann", "dee"]
+    assert (status.rows_in, status.rejected) == (5, 2)   # a bad number, a short row
+
+
+def test_gzip_inputs_are_read(samples, tmp_path):
+    import gzip
+
+    src = sorted((samples / "crawl").glob("*.jsonl"))[0]
+    gz = tmp_path / "part.jsonl.gz"
+    gz.write_bytes(gzip.compress(src.read_bytes()))
+    status, spec, _ = run_local({**CRAWL, "input": {"files": [str(gz)]},
+                                 "output": {"path": str(tmp_path / "out")}}, tmp_path)
+    kept, rows_in, rejected = crawl_records([src])
+    assert status.state == "SUCCEEDED", status.reason
+    assert (status.rows_in, status.rejected, status.rows_out) == (rows_in, rejected, len(kept))

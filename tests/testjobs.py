@@ -1,0 +1,42 @@
+"""Jobs used only by tests (allowed through LMR_JOB_PACKAGES=jobs,tests in conftest)."""
+
+from pyspark.sql import functions as F
+
+from engine import Mapper, Reducer
+from jobs.crawl import SCHEMA, ExtractDocuments
+
+
+class FailOnPoison(ExtractDocuments):
+    """The crawl mapper, except that it raises on any input whose name contains 'poison'."""
+
+    def map(self, df, ctx):
+        if "poison" in ctx.input_path:
+            raise ValueError(f"refusing {ctx.input_path}")
+        ctx.counters["mapped_files"] += 1
+        return super().map(df, ctx)
+
+
+class LanguageCountsFromRaw(Reducer):
+    """REDUCER_ONLY: reads the crawl JSONL itself and counts documents per language."""
+
+    input_format = "jsonl"
+    schema = SCHEMA
+    output_format = "parquet"
+
+    def reduce(self, df, ctx):
+        language = F.lower(F.trim("language"))
+        return (df.select(language.alias("language")).where(F.col("language") != "")
+                  .groupBy("language").count())
+
+
+class CsvPassThrough(Mapper):
+    input_format = "csv"
+    schema = "id INT, name STRING, score DOUBLE"
+    output_format = "csv"
+
+    def map(self, df, ctx):
+        return df.where(F.col("score") >= 0)
+
+
+class NotImplementedMapper(Mapper):
+    pass
