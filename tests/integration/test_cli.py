@@ -1,0 +1,75 @@
+"""The `lmr` command as a user runs it: a real process, a real worker pool."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+
+from tests.conftest import REPO
+from tests.oracles import word_counts
+
+
+def lmr(*args: str, cwd: Path = REPO) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "engine.cli", *args], cwd=cwd, capture_output=True,
+                          text=True, timeout=600, env={**os.environ, "PYTHONPATH": str(REPO)})
+
+
+def test_run_with_worker_processes(samples, tmp_path):
+    files = sorted((samples / "wordcount").glob("*.txt"))
+    manifest = tmp_path / "wc.json"
+    manifest.write_text(json.dumps({"name": "wc", "mapper": "jobs.wordcount:SplitWords",
+                                    "reducer": "jobs.wordcount:SumCounts",
+                                    "input": {"prefix": str(samples / "wordcount"), "glob": "*.txt"},
+                                    "output": {"path": "out"}}))
+    done = lmr("run", str(manifest), "--workers", "2", "--work-dir", str(tmp_path / "work"))
+    assert done.returncode == 0, done.stderr
+    for task_id in ("t00000", "t00001", "t00002"):
+        assert f"{task_id} ok" in done.stdout               # progress, one line per task
+    assert "SUCCEEDED" in done.stdout and str(tmp_path / "out") in done.stdout
+    marker = json.loads((tmp_path / "out" / "_SUCCESS").read_text())
+    got = pd.concat([pd.read_csv(tmp_path / "out" / f, keep_default_na=False) for f in marker["files"]])
+    assert dict(zip(got["word"], got["count"])) == dict(word_counts(files))
+    status = json.loads(next((tmp_path / "work" / "jobs").glob("*/status.json")).read_text())
+    assert len({t["worker"] for t in status["tasks"]}) >= 1
+    # Spark's own chatter went to the job's log folder, not the user's terminal.
+    assert "WARN" not in done.stdout
+    assert list((tmp_path / "work" / "jobs").glob("*/logs/worker-*.log"))
+
+
+def test_validate_prints_every_problem(tmp_path):
+    manifest = tmp_path / "bad.json"
+    manifest.write_text(json.dumps({"name": "x", "mode": "MAPPER_AND_REDUCER", "mapper": "os:system",
+                                    "colour": "red", "input": {"files": ["nope.jsonl", "also-nope.jsonl"]},
+                                    "output": {"path": "out"}}))
+    done = lmr("validate", str(manifest))
+    assert done.returncode == 2
+    for expected in ("mapper: 'os:system' is outside the allowed job packages",
+                     "reducer: is required in mode MAPPER_AND_REDUCER", "colour: unknown field",
+                     "input.files[0]: ", "nope.jsonl does not exist", "input.files[1]: "):
+        assert expected in done.stdout, done.stdout
+    assert "5 problems" in done.stdout
+
+
+def test_validate_accepts_the_shipped_manifests():
+    for name in ("crawl-p90.json", "wordcount.json"):
+        done = lmr("validate", f"manifests/{name}")
+        assert done.returncode == 0, done.stdout + done.stderr
+        assert "valid" in done.stdout
+
+
+def test_failed_job_exits_1_with_a_one_line_reason(samples, tmp_path):
+    poison = tmp_path / "poison.jsonl"
+    poison.write_text((samples / "crawl" / "part-00000.jsonl").read_text())
+    manifest = tmp_path / "m.json"
+    manifest.write_text(json.dumps({"name": "p", "mapper": "tests.testjobs:FailOnPoison",
+                                    "reducer": "jobs.crawl:P90ContentLengthByLanguage",
+                                    "input": {"files": [str(poison)]}, "output": {"path": "out"}}))
+    done = lmr("run", str(manifest), "--workers", "0", "--work-dir", str(tmp_path / "w"))
+    assert done.returncode == 1
+    last = done.stderr.strip().splitlines()[-1]
+    assert last.startswith("job p-") and "FAILED: 0 of 1 map tasks succeeded" in last

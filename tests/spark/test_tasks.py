@@ -1,0 +1,150 @@
+"""Task functions: commit markers, idempotence, rejects, retries and the outcome rule."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+
+from engine.errors import RejectedRecordsError
+from engine.layout import JobLayout
+from engine.planning import plan_job
+from engine.spec import load_manifest
+from engine.storage import Storage
+from engine.tasks import run_map_task
+from tests.conftest import run_local
+from tests.oracles import crawl_records
+
+CRAWL = {"name": "crawl", "mapper": "jobs.crawl:ExtractDocuments",
+         "reducer": "jobs.crawl:P90ContentLengthByLanguage"}
+
+
+def make_spec(tmp_path, files, **fields):
+    path = tmp_path / "m.json"
+    path.write_text(json.dumps({**CRAWL, "input": {"files": [str(f) for f in files]},
+                                "output": {"path": str(tmp_path / "out")}, **fields}))
+    return load_manifest(str(path), work_dir=str(tmp_path / "work"))
+
+
+def test_rejected_records_name_file_line_and_reason(samples, tmp_path):
+    files = sorted((samples / "crawl").glob("*.jsonl"))
+    spec = make_spec(tmp_path, files)
+    plan = plan_job(spec)
+    layout = JobLayout(spec.work_dir, spec.job_id)
+    for task, path in zip(plan.tasks, files):
+        result = run_map_task(spec, task)
+        _, rows_in, rejected = crawl_records([path])
+        assert (result.rows_in, result.rejected) == (rows_in, rejected)
+        errors = [json.loads(x) for x in open(layout.errors(task.task_id))] if rejected else []
+        assert len(errors) == rejected
+        lines = path.read_text().splitlines()
+        for err in errors:
+            assert err["input"] == str(path)
+            assert lines[err["line"] - 1] == err["record"]        # the line number is right
+            try:
+                json.loads(err["record"])
+                assert err["reason"] == "a value does not fit the declared schema"
+            except json.JSONDecodeError:
+                assert err["reason"].startswith("invalid JSON")
+
+
+def test_map_task_commits_last_and_is_idempotent(samples, tmp_path):
+    spec = make_spec(tmp_path, sorted((samples / "crawl").glob("*.jsonl"))[:1])
+    task = plan_job(spec).tasks[0]
+    layout = JobLayout(spec.work_dir, spec.job_id)
+    first = run_map_task(spec, task)
+    marker = json.loads(open(layout.committed_marker(task.task_id)).read())
+    assert marker["parts"] == first.parts and first.status == "SUCCEEDED"
+
+    assert run_map_task(spec, task).status == "SKIPPED"          # committed: not run again
+
+    # An attempt that died before committing leaves stray files; the re-run replaces them.
+    storage = Storage()
+    storage.delete(layout.committed_marker(task.task_id))
+    storage.write_text(layout.part(task.task_id, "part-99999-stray.parquet"), "half written")
+    again = run_map_task(spec, task)
+    folder = sorted(p for p in __import__("os").listdir(layout.intermediate(task.task_id)))
+    assert folder == sorted(again.parts + ["_COMMITTED"])
+    assert again.rows_out == first.rows_out
+
+
+def test_too_many_rejects_fail_fast_and_commit_nothing(tmp_path):
+    src = tmp_path / "bad.jsonl"
+    src.write_text('{"url": "u1", "language": "en", "content_length": 1}\n{broken\n{"url": "u2"\n')
+    spec = make_spec(tmp_path, [src], max_rejected_ratio=0.5)
+    task = plan_job(spec).tasks[0]
+    with pytest.raises(RejectedRecordsError) as info:
+        run_map_task(spec, task)
+    message = str(info.value)
+    assert "rejected 2 of 3 records" in message and str(src) in message and "at line 2" in message
+    layout = JobLayout(spec.work_dir, spec.job_id)
+    assert not Storage().exists(layout.committed_marker(task.task_id))
+
+
+def test_user_error_is_not_retried_and_below_min_success_the_job_fails(samples, tmp_path):
+    files = sorted((samples / "crawl").glob("*.jsonl"))
+    poison = tmp_path / "poison.jsonl"
+    shutil.copy(files[0], poison)
+    status, spec, events = run_local({**CRAWL, "mapper": "tests.testjobs:FailOnPoison",
+                                      "input": {"files": [str(f) for f in files[:2]] + [str(poison)]},
+                                      "output": {"path": str(tmp_path / "out")}}, tmp_path)
+    assert status.state == "FAILED" and status.reduce is None
+    assert "2 of 3 map tasks succeeded, below min_success_ratio 1.0" in status.reason
+    [failed] = status.failed
+    assert failed.inputs == [str(poison)] and failed.error_type == "UserCodeError"
+    assert failed.attempts == 1 and "refusing" in failed.error
+    assert not (tmp_path / "out").exists()
+    assert not [e for e in events if e["event"] == "task_retry"]
+
+
+def test_partial_job_reduces_committed_tasks_and_lists_failures(samples, tmp_path):
+    files = sorted((samples / "crawl").glob("*.jsonl"))
+    poison = tmp_path / "poison.jsonl"
+    shutil.copy(files[0], poison)
+    status, spec, _ = run_local({**CRAWL, "mapper": "tests.testjobs:FailOnPoison",
+                                 "input": {"files": [str(f) for f in files] + [str(poison)]},
+                                 "output": {"path": str(tmp_path / "out")}, "min_success_ratio": 0.75},
+                                tmp_path)
+    kept, _, _ = crawl_records(files)
+    assert status.state == "PARTIAL"
+    assert (status.tasks_total, status.tasks_succeeded, status.tasks_failed) == (5, 4, 1)
+    assert status.reduce.rows_in == len(kept)               # only committed tasks were reduced
+    assert sum(t.counters.get("mapped_files", 0) for t in status.tasks) == 4
+    on_disk = json.loads(open(JobLayout(spec.work_dir, spec.job_id).status_json).read())
+    assert on_disk["state"] == "PARTIAL" and on_disk["failed"][0]["inputs"] == [str(poison)]
+
+
+def test_platform_errors_are_retried(samples, tmp_path, monkeypatch):
+    """A transient error (here: the first staging attempt fails) is retried with backoff."""
+    import engine.tasks as tasks
+
+    real_stage, calls = tasks.stage, []
+
+    def flaky_stage(storage, uris, folder):
+        calls.append(uris)
+        if len(calls) == 1:
+            raise OSError("connection reset by peer")
+        return real_stage(storage, uris, folder)
+
+    monkeypatch.setattr(tasks, "stage", flaky_stage)
+    files = sorted((samples / "crawl").glob("*.jsonl"))[:1]
+    status, _, events = run_local({**CRAWL, "input": {"files": [str(f) for f in files]},
+                                   "output": {"path": str(tmp_path / "out")}}, tmp_path)
+    assert status.state == "SUCCEEDED"
+    [retry] = [e for e in events if e["event"] == "task_retry"]
+    assert retry["error"]["errorType"] == "OSError"
+
+
+def test_resume_runs_only_uncommitted_tasks(samples, tmp_path):
+    files = sorted((samples / "crawl").glob("*.jsonl"))
+    manifest = {**CRAWL, "input": {"files": [str(f) for f in files]}, "output": {"path": str(tmp_path / "out")}}
+    first, spec, _ = run_local(manifest, tmp_path)
+    first_output = sorted(open(tmp_path / "out" / f).read() for f in first.reduce.files)
+    layout = JobLayout(spec.work_dir, spec.job_id)
+    Storage().delete(layout.committed_marker("t00001"))    # as if that task had died
+    second, _, events = run_local(manifest, tmp_path)
+    started = [e["task_id"] for e in events if e["event"] == "task_started"]
+    assert started == ["t00001"]
+    assert second.state == "SUCCEEDED" and second.rows_out == first.rows_out
+    assert sorted(open(tmp_path / "out" / f).read() for f in second.reduce.files) == first_output
