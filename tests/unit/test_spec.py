@@ -68,7 +68,7 @@ def with_(**changes):
     (with_(mapper="jobs.nosuchmodule:X"), "mapper: cannot import module 'jobs.nosuchmodule'"),
     (with_(mapper="jobs.crawl:P90ContentLengthByLanguage"), "mapper: 'jobs.crawl:P90ContentLengthByLanguage' is not a subclass of engine.interfaces.Mapper"),
     (with_(mapper="jobs.crawl:SCHEMA"), "is not a subclass of engine.interfaces.Mapper"),
-    (with_(mapper="os:system"), "mapper: 'os:system' is outside the allowed job packages (jobs)"),
+    (with_(mapper="os:system"), "mapper: 'os:system' is outside the allowed job packages ("),
     (with_(reducer="subprocess:Popen"), "reducer: 'subprocess:Popen' is outside the allowed job packages"),
     (with_(mapper="jobs.crawl"), "mapper: 'jobs.crawl' is not of the form 'package.module:ClassName'"),
 ])
