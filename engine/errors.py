@@ -59,6 +59,13 @@ class RejectedRecordsError(EngineError):
     """A task rejected more records than the job's max_rejected_ratio allows. Permanent."""
 
 
+class RetryableTaskError(EngineError):
+    """A task hit a platform error (JVM, I/O, network) that another attempt may not hit.
+
+    The state machine retries this name; its message carries the original error.
+    """
+
+
 # Errors that the same attempt would hit again: retrying them only wastes time and money.
 PERMANENT_ERRORS = ("ManifestError", "PlanError", "UserCodeError", "InputError",
                     "RejectedRecordsError")

@@ -6,6 +6,8 @@
     <root>/jobs/<job_id>/tasks.json                plan: one item per map task
     <root>/jobs/<job_id>/intermediate/<task_id>/   Parquet parts + _COMMITTED marker (last)
     <root>/jobs/<job_id>/errors/<task_id>.jsonl    rejected records, with file + reason
+    <root>/jobs/<job_id>/failures/<task_id>.json   the last error of a task that has not committed
+    <root>/jobs/_map-runs/<map run id>/            Step Functions' ResultWriter output (AWS)
     <root>/jobs/<job_id>/staging/output/           reducer output before it is published
     <root>/jobs/<job_id>/status.json               job state, counts, timings, failed inputs
 
@@ -57,9 +59,8 @@ class JobLayout:
     def errors(self, task_id: str) -> str:
         return join(self.job_dir, "errors", f"{task_id}.jsonl")
 
-    @property
-    def output_staging(self) -> str:
-        return join(self.job_dir, "staging", "output")
+    def failure(self, task_id: str) -> str:
+        return join(self.job_dir, "failures", f"{task_id}.json")
 
 
 def output_marker(output_path: str) -> str:

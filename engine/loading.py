@@ -7,7 +7,9 @@ subclass the expected interface. ``os:system`` or ``subprocess:Popen`` never res
 
 from __future__ import annotations
 
+import ast
 import importlib
+import importlib.util
 import os
 import re
 
@@ -56,3 +58,24 @@ def resolve_class(ref: str, base: type, packages: tuple[str, ...] | None = None)
     if not (isinstance(cls, type) and issubclass(cls, base) and cls is not base):
         raise ValueError(f"{ref!r} is not a subclass of {base.__module__}.{base.__name__}")
     return cls
+
+
+def check_statically(ref: str, packages: tuple[str, ...] | None = None) -> str | None:
+    """Like :func:`resolve_class`, without running the module: its source must define the
+    class. For the coordinator, which cannot import job modules (they import pyspark).
+    Whether the class subclasses the interface is checked when a task loads it."""
+    reason = check_reference(ref, packages)
+    if reason:
+        return reason
+    module_name, class_name = ref.split(":", 1)
+    try:
+        found = importlib.util.find_spec(module_name)
+    except (ImportError, ValueError) as exc:
+        return f"cannot find module {module_name!r} ({exc})"
+    if found is None or not found.origin or not found.origin.endswith(".py"):
+        return f"cannot find module {module_name!r}"
+    with open(found.origin, encoding="utf-8") as fh:
+        tree = ast.parse(fh.read(), found.origin)
+    if not any(isinstance(node, ast.ClassDef) and node.name == class_name for node in tree.body):
+        return f"module {module_name!r} defines no class {class_name!r}"
+    return None

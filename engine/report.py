@@ -33,6 +33,8 @@ def format_event(event: dict, total: int) -> str | None:
     if kind == "reduce_done":
         r = event["result"]
         return f"  reduce: ok {r.rows_in:,} rows in, {r.rows_out:,} out, {r.duration_ms / 1000:.1f}s"
+    if kind == "reduce_skipped":
+        return f"  reduce: not run: {event['reason']}"
     if kind == "reduce_failed":
         e = event["error"]
         return f"  reduce: FAILED {e['errorType']}: {e['errorMessage'].splitlines()[0][:300]}"

@@ -57,6 +57,13 @@ class ReduceResult:
     rejected: int = 0
     files: list[str] = field(default_factory=list)
     counters: dict[str, int] = field(default_factory=dict)
+    reason: str = ""
+
+    @classmethod
+    def skipped(cls, output: str, reason: str) -> "ReduceResult":
+        """The reducer did not run (too few map tasks committed)."""
+        return cls(status="SKIPPED", rows_in=0, rows_out=0, bytes_out=0, duration_ms=0,
+                   cold_start=False, started_at=0.0, output=output, reason=reason)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

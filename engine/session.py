@@ -63,7 +63,9 @@ def jvm_options(profile: str | None = None, tmp_root: str | None = None) -> str:
         flags.append("-XX:TieredStopAtLevel=1")
     if tmp_root:
         flags += [f"-Djava.io.tmpdir={tmp_root}", f"-Dderby.system.home={tmp_root}"]
-    return " ".join(flags)
+    from .cds import archive_flags
+
+    return " ".join(flags + archive_flags())
 
 
 def base_conf(cores: int | None = None, memory: str | None = None,

@@ -17,7 +17,7 @@ from typing import Any
 
 from .errors import ManifestError, Problem
 from .interfaces import INPUT_FORMATS, OUTPUT_FORMATS
-from .loading import check_reference, resolve_class
+from .loading import check_statically, resolve_class
 from .storage import Storage, is_s3, join
 
 WORK_DIR_ENV = "LMR_WORK_DIR"
@@ -260,7 +260,7 @@ class ManifestParser:
             self.fail(role, f"must not be set in mode {mode}")
             return None
         if not self.check_classes:
-            reason = check_reference(ref)
+            reason = check_statically(ref)
             if reason:
                 self.fail(role, reason)
             return None

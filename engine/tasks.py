@@ -14,7 +14,7 @@ import os
 import tempfile
 import time
 
-from .errors import RejectedRecordsError, UserCodeError
+from .errors import EngineError, RejectedRecordsError, UserCodeError, error_to_dict
 from .interfaces import Mapper, Reducer, TaskContext
 from .layout import JobLayout
 from .loading import resolve_class
@@ -60,6 +60,8 @@ def _user_errors():
 def _run_user(what: str, fn, *args):
     try:
         return fn(*args)
+    except EngineError:
+        raise  # already classified (e.g. a StorageError from engine storage inside user code)
     except _user_errors() as exc:
         raise UserCodeError(f"{what} failed: {exc}") from exc
     except NotImplementedError as exc:
@@ -79,14 +81,39 @@ def committed_result(spec: JobSpec, task_id: str, storage: Storage) -> MapResult
 
 
 def run_map_task(spec: JobSpec, task: MapTask, storage: Storage | None = None) -> MapResult:
-    """Read the task's inputs, apply the Mapper, write Parquet parts, commit."""
+    """Read the task's inputs, apply the Mapper, write Parquet parts, commit.
+
+    A failure is recorded in the job's failures/ folder (for the job's status) and raised.
+    """
+    storage = storage or Storage()
+    try:
+        return _map(spec, task, storage)
+    except Exception as exc:
+        record_failure(spec, task, exc, storage)
+        raise
+
+
+def record_failure(spec: JobSpec, task: MapTask, exc: BaseException, storage: Storage) -> None:
+    uri = JobLayout(spec.work_dir, spec.job_id).failure(task.task_id)
+    try:
+        storage.write_text(uri, json.dumps({"task_id": task.task_id, "inputs": task.input_uris,
+                                            **error_to_dict(exc)}))
+    except Exception:  # the original error matters more than its record
+        log.exception("could not record the failure of task %s at %s", task.task_id, uri)
+
+
+def recorded_failure(spec: JobSpec, task_id: str, storage: Storage) -> dict | None:
+    uri = JobLayout(spec.work_dir, spec.job_id).failure(task_id)
+    return json.loads(storage.read_text(uri)) if storage.exists(uri) else None
+
+
+def _map(spec: JobSpec, task: MapTask, storage: Storage) -> MapResult:
     from pyspark.sql import Observation
     from pyspark.sql import functions as F
 
     from . import session
     from .readers import observe_rejects, without_rejects, write_frame
 
-    storage = storage or Storage()
     prior = committed_result(spec, task.task_id, storage)
     if prior is not None:
         return prior.skipped()
@@ -99,16 +126,17 @@ def run_map_task(spec: JobSpec, task: MapTask, storage: Storage | None = None) -
     spark = session.get_spark(spec.spark_conf)
     mapper = _user_class(spec, "mapper", Mapper)
     # MAPPER_ONLY: the intermediate files ARE the destination's files, in its format.
-    out_format = spec.output.format if spec.mode == "MAPPER_ONLY" else "parquet"
+    # (job.json may lack a format: the coordinator cannot import classes to fill it in.)
+    out_format = (spec.output.format or mapper.output_format) if spec.mode == "MAPPER_ONLY" else "parquet"
 
     with tempfile.TemporaryDirectory(prefix=f"lmr-{task.task_id}-") as scratch:
         local = stage(storage, task.input_uris, os.path.join(scratch, "in"))
         df = _run_user("Mapper.read", mapper.read, spark, local, ctx)
-        seen = Observation("rows_in")
+        seen = Observation()
         df_seen, corrupt = observe_rejects(df, seen)
         good = without_rejects(df_seen, corrupt)
         mapped = _run_user("Mapper.map", mapper.map, good, ctx)
-        written = Observation("rows_out")
+        written = Observation()
         out_dir = os.path.join(scratch, "out")
         _run_user("writing the mapper's output", write_frame,
                   mapped.observe(written, F.count(F.lit(1)).alias("rows")), out_dir, out_format)
@@ -141,6 +169,7 @@ def run_map_task(spec: JobSpec, task: MapTask, storage: Storage | None = None) -
         cold_start=cold, started_at=started_at, parts=parts,
         counters=dict(ctx.counters), worker=f"pid-{os.getpid()}")
     storage.write_text(layout.committed_marker(task.task_id), json.dumps(result.to_dict()))
+    storage.delete(layout.failure(task.task_id))   # an earlier attempt's error no longer applies
     ctx.logger.info("map task committed: %d rows in, %d out, %d rejected",
                     rows_in, rows_out, rejected)
     return result
@@ -187,13 +216,14 @@ def run_reduce_task(spec: JobSpec, tasks: list[MapTask], storage: Storage | None
             local = stage(storage, sources, os.path.join(scratch, "in"))
             # An explicit file list: Spark cannot infer a schema from nested task folders.
             df = spark.read.parquet(*local)
-        seen, written = Observation("reduce_in"), Observation("reduce_out")
+        seen, written = Observation(), Observation()
         df, corrupt = observe_rejects(df, seen)
         df = without_rejects(df, corrupt)
         out = _run_user("Reducer.reduce", reducer.reduce, df, ctx)
         out_dir = os.path.join(scratch, "out")
         _run_user("writing the reducer's output", write_frame,
-                  out.observe(written, F.count(F.lit(1)).alias("rows")), out_dir, spec.output.format)
+                  out.observe(written, F.count(F.lit(1)).alias("rows")), out_dir,
+                  spec.output.format or reducer.output_format)
         names = sorted(n for n in os.listdir(out_dir) if not n.startswith((".", "_")))
         rows_in, rejected, rows_out = seen.get["rows"], seen.get["bad"], written.get["rows"]
         files = publish(storage, [(os.path.join(out_dir, n), n) for n in names], spec.output.path,
@@ -220,3 +250,20 @@ def commit_mapper_output(spec: JobSpec, tasks: list[MapTask], storage: Storage |
                         duration_ms=int((time.monotonic() - t0) * 1000), cold_start=False,
                         started_at=started_at, output=spec.output.path,
                         files=[basename(f) for f in files])
+
+
+def reduce_job(spec: JobSpec, tasks: list[MapTask], storage: Storage | None = None) -> ReduceResult:
+    """The job's last step, wherever it runs: if enough map tasks committed (the job's
+    ``min_success_ratio``), reduce them, or in MAPPER_ONLY mode publish them; else skip."""
+    from .status import may_reduce
+
+    storage = storage or Storage()
+    if spec.mode != "REDUCER_ONLY":
+        committed = len(committed_results(spec, tasks, storage))
+        if not may_reduce(len(tasks), committed, spec.min_success_ratio):
+            return ReduceResult.skipped(spec.output.path, (
+                f"{committed} of {len(tasks)} map tasks succeeded, below min_success_ratio "
+                f"{spec.min_success_ratio}"))
+    if spec.mode == "MAPPER_ONLY":
+        return commit_mapper_output(spec, tasks, storage)
+    return run_reduce_task(spec, tasks, storage)

@@ -40,3 +40,22 @@ class CsvPassThrough(Mapper):
 
 class NotImplementedMapper(Mapper):
     pass
+
+
+class FlakyOnce(ExtractDocuments):
+    """Fails with a retryable storage error the first time it sees an input whose name contains
+    'flaky' (remembered by a marker file in the test's LMR_TEST_SCRATCH folder), then works."""
+
+    def map(self, df, ctx):
+        import os
+
+        if "flaky" in ctx.input_path:
+            marker = os.path.join(os.environ["LMR_TEST_SCRATCH"], f"flaky-{ctx.job_id}-{ctx.task_id}")
+            if not os.path.exists(marker):
+                open(marker, "w").close()
+                from engine.errors import StorageError
+
+                raise StorageError("simulated S3 read timeout")
+        if "poison" in ctx.input_path:
+            raise ValueError(f"refusing {ctx.input_path}")
+        return super().map(df, ctx)

@@ -21,7 +21,7 @@ from ..layout import JobLayout
 from ..planning import MapTask, Plan, save_plan
 from ..results import MapResult, ReduceResult
 from ..spec import JobSpec
-from ..status import FAILED, RUNNING, FailedTask, JobStatus, build_status, may_reduce, write_status
+from ..status import FAILED, RUNNING, FailedTask, JobStatus, build_status, write_status
 from ..storage import Storage
 from ..tasks import committed_result
 from . import EventSink
@@ -76,11 +76,9 @@ def map_in_worker(spec: dict, task: dict) -> dict:
 
 
 def reduce_in_worker(spec: dict, tasks: list[dict]) -> dict:
-    from ..tasks import commit_mapper_output, run_reduce_task
+    from ..tasks import reduce_job
 
-    job = JobSpec.from_dict(spec)
-    fn = commit_mapper_output if job.mode == "MAPPER_ONLY" else run_reduce_task
-    return _guard(fn, job, [MapTask.from_dict(t) for t in tasks])
+    return _guard(reduce_job, JobSpec.from_dict(spec), [MapTask.from_dict(t) for t in tasks])
 
 
 # --- the runner -------------------------------------------------------------------------
@@ -131,12 +129,8 @@ class LocalRunner:
             if spec.uses_mapper:
                 executor = self._executor(plan)
                 results, failed, executor = self._map_phase(plan, executor)
-            if spec.mode == "MAPPER_ONLY" or spec.uses_reducer:
-                ok_to_reduce = spec.mode == "REDUCER_ONLY" or may_reduce(
-                    len(plan.tasks), len(results), spec.min_success_ratio)
-                if ok_to_reduce:
-                    executor = executor or self._executor(plan)
-                    reduce, reason = self._reduce_phase(plan, executor)
+            executor = executor or self._executor(plan)
+            reduce, reason = self._reduce_phase(plan, executor)
         finally:
             if executor is not None:
                 executor.shutdown(wait=True, cancel_futures=True)
@@ -227,6 +221,9 @@ class LocalRunner:
             emit({"event": "reduce_failed", "error": error})
             return None, f"reducer failed: {error['errorType']}: {error['errorMessage']}"
         result = ReduceResult.from_dict(outcome["result"])
+        if result.status == "SKIPPED":
+            emit({"event": "reduce_skipped", "reason": result.reason})
+            return None, result.reason
         emit({"event": "reduce_done", "result": result})
         return result, ""
 

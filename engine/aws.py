@@ -1,0 +1,189 @@
+"""What the Lambda handlers call: an AWS event in, one engine call, a small JSON out.
+
+Handlers stay thin adapters (parse the event, call one function here, return its
+dict). Importable without pyspark: the coordinator and finalize functions are small
+zip functions; only the mapper and reducer images carry Spark.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import re
+import time
+from functools import lru_cache
+from typing import Any
+
+from .errors import EngineError, ManifestError, PlanError, RetryableTaskError
+from .layout import JobLayout
+from .planning import InputFile, MapTask, Plan, plan_job, save_plan
+from .results import ReduceResult
+from .spec import JobSpec, load_manifest
+from .status import FAILED, RUNNING, FailedTask, JobStatus, build_status, read_status, write_status
+from .storage import Storage, join, split_s3
+
+STATE_MACHINE_ENV = "STATE_MACHINE_ARN"   # set on the coordinator by template.yaml
+DATA_BUCKET_ENV = "DATA_BUCKET"           # the stack's bucket: manifests/ in, jobs/ inside
+
+log = logging.getLogger("lmr.aws")
+
+
+def execution_input(plan: Plan) -> dict[str, Any]:
+    """The state machine's input: pointers only (Step Functions caps payloads at 256 KB)."""
+    layout = JobLayout(plan.spec.work_dir, plan.job_id)
+    bucket, tasks_key = split_s3(layout.tasks_json)
+    return {"job_id": plan.job_id, "job": layout.job_json, "tasks": layout.tasks_json,
+            "bucket": bucket, "tasks_key": tasks_key,
+            "mode": plan.spec.mode, "max_concurrency": plan.spec.max_concurrency}
+
+
+def invalid_job_id(manifest_uri: str, raw: bytes) -> str:
+    """An id for a manifest too broken to have a spec: its file name + a hash of its bytes."""
+    stem = re.sub(r"[^A-Za-z0-9_-]+", "-", manifest_uri.rsplit("/", 1)[-1].rsplit(".", 1)[0]).strip("-")
+    return f"{(stem or 'manifest')[:50]}-{hashlib.sha256(raw).hexdigest()[:10]}"
+
+
+def submit_manifest(manifest_uri: str, work_dir: str, state_machine_arn: str, sfn_client,
+                    storage: Storage | None = None) -> dict[str, Any]:
+    """Coordinator: validate and plan a manifest, write the job files, start the execution
+    named after the job id. An invalid manifest gets a FAILED status.json and no execution;
+    a manifest whose job already ran is a no-op."""
+    storage = storage or Storage()
+    try:
+        # The coordinator has no pyspark: classes are checked without importing them.
+        spec = load_manifest(manifest_uri, storage=storage, check_classes=False, work_dir=work_dir)
+        plan = plan_job(spec, storage)
+    except (ManifestError, PlanError) as exc:
+        return _reject_manifest(manifest_uri, work_dir, exc, storage)
+
+    previous = read_status(work_dir, plan.job_id, storage)
+    if previous is not None and previous.state != RUNNING:
+        log.info("job %s already ran (%s): nothing to do", plan.job_id, previous.state)
+        return {"job_id": plan.job_id, "state": previous.state, "started": False}
+    save_plan(plan, storage)
+    write_status(_running(spec, len(plan.tasks)), work_dir, storage)
+    try:
+        # Same name + same input on a running execution is idempotent in Step Functions, so
+        # the same manifest uploaded twice at once still makes one job.
+        arn = sfn_client.start_execution(stateMachineArn=state_machine_arn, name=plan.job_id,
+                                         input=json.dumps(execution_input(plan)))["executionArn"]
+    except sfn_client.exceptions.ExecutionAlreadyExists:
+        log.info("job %s: execution already exists; this upload is a no-op", plan.job_id)
+        return {"job_id": plan.job_id, "state": RUNNING, "started": False}
+    log.info("job %s started: %d map tasks", plan.job_id, len(plan.tasks))
+    return {"job_id": plan.job_id, "state": RUNNING, "started": True, "execution_arn": arn,
+            "tasks": len(plan.tasks)}
+
+
+def _running(spec: JobSpec, tasks: int) -> JobStatus:
+    now = time.time()
+    return JobStatus(job_id=spec.job_id, name=spec.name, mode=spec.mode, state=RUNNING,
+                     tasks_total=tasks, tasks_succeeded=0, tasks_failed=0, rows_in=0, rows_out=0,
+                     rejected=0, bytes_in=0, output=spec.output.path, started_at=now, finished_at=now)
+
+
+def _reject_manifest(uri: str, work_dir: str, exc: ManifestError | PlanError, storage: Storage) -> dict:
+    try:
+        raw = storage.read_bytes(uri)
+    except EngineError:
+        raw = uri.encode()
+    job_id = invalid_job_id(uri, raw)
+    messages = [str(p) for p in exc.problems]
+    now = time.time()
+    status = JobStatus(job_id=job_id, name=job_id, mode="", state=FAILED, tasks_total=0,
+                       tasks_succeeded=0, tasks_failed=0, rows_in=0, rows_out=0, rejected=0,
+                       bytes_in=0, output="", started_at=now, finished_at=now,
+                       reason=f"invalid manifest {uri}: " + "; ".join(messages))
+    write_status(status, work_dir, storage)
+    log.warning("manifest %s rejected: %s", uri, "; ".join(messages))
+    return {"job_id": job_id, "state": FAILED, "started": False, "problems": messages}
+
+
+@lru_cache(maxsize=16)
+def _load_spec(job_uri: str, storage: Storage) -> JobSpec:
+    # A warm container runs many tasks of the same job: read job.json once.
+    return JobSpec.from_dict(json.loads(storage.read_text(job_uri)), source=job_uri)
+
+
+def load_tasks(spec: JobSpec, storage: Storage) -> list[MapTask]:
+    data = json.loads(storage.read_text(JobLayout(spec.work_dir, spec.job_id).tasks_json))
+    return [MapTask.from_dict(t) for t in data]
+
+
+def map_event(event: dict[str, Any], storage: Storage) -> dict[str, Any]:
+    """Mapper: ``{job_id, task_id, inputs, job}`` -> the task's result (small)."""
+    from .tasks import run_map_task
+
+    spec = _load_spec(event["job"], storage)
+    task = MapTask(event["task_id"], tuple(InputFile.from_dict(f) for f in event["inputs"]))
+    try:
+        result = run_map_task(spec, task, storage)
+    except EngineError:
+        raise   # its class name is the errorType the state machine matches
+    except Exception as exc:
+        raise RetryableTaskError(f"{type(exc).__name__}: {exc}") from exc
+    out = result.to_dict()
+    out.pop("parts")  # the commit marker has them; keep the state small
+    return out
+
+
+def reduce_event(event: dict[str, Any], storage: Storage) -> dict[str, Any]:
+    """Reducer: ``{job_id, job}`` -> the reduce result (or SKIPPED with the reason)."""
+    from .tasks import reduce_job
+
+    spec = _load_spec(event["job"], storage)
+    try:
+        return reduce_job(spec, load_tasks(spec, storage), storage).to_dict()
+    except EngineError:
+        raise
+    except Exception as exc:
+        raise RetryableTaskError(f"{type(exc).__name__}: {exc}") from exc
+
+
+def finalize_event(event: dict[str, Any], storage: Storage) -> dict[str, Any]:
+    """Finalize: ``{job_id, job, reduce?, error?}`` -> status.json, computed from the commit
+    markers and the job's min_success_ratio (the engine decides the outcome, not the
+    state machine's failure tolerance)."""
+    from .tasks import committed_results, recorded_failure, reduce_job
+
+    spec = _load_spec(event["job"], storage)
+    tasks = load_tasks(spec, storage)
+    reduce_data = (event.get("reduce") or {}).get("result")
+    if spec.mode == "MAPPER_ONLY" and reduce_data is None and not event.get("error"):
+        reduce_data = reduce_job(spec, tasks, storage).to_dict()   # publish: no Spark needed
+    reduce = ReduceResult.from_dict(reduce_data) if reduce_data else None
+    reason = reduce.reason if reduce is not None and reduce.status == "SKIPPED" else ""
+    if reduce is not None and reduce.status != "SUCCEEDED":
+        reduce = None
+    if event.get("error"):
+        error = event["error"]
+        reason = f"{error.get('Error', 'Error')}: {_cause(error.get('Cause', ''))}"
+
+    results = committed_results(spec, tasks, storage) if spec.mode != "REDUCER_ONLY" else {}
+    failed = []
+    for task in tasks:
+        if spec.mode != "REDUCER_ONLY" and task.task_id not in results:
+            record = recorded_failure(spec, task.task_id, storage) or {
+                "errorType": "TaskNotCommitted", "errorMessage": "the task never committed its output"}
+            failed.append(FailedTask(task.task_id, task.input_uris, record["errorType"],
+                                     record["errorMessage"], attempts=0))
+    previous = read_status(spec.work_dir, spec.job_id, storage)
+    started = previous.started_at if previous else time.time()
+    status = build_status(spec, list(results.values()), failed, reduce, started, time.time(), reason)
+    write_status(status, spec.work_dir, storage)
+    return {"job_id": spec.job_id, "state": status.state, "tasks_succeeded": status.tasks_succeeded,
+            "tasks_failed": status.tasks_failed, "reason": status.reason,
+            "status": JobLayout(spec.work_dir, spec.job_id).status_json}
+
+
+def _cause(cause: str) -> str:
+    """A Lambda error's Cause is JSON with errorMessage; show just that."""
+    try:
+        return json.loads(cause).get("errorMessage", cause)
+    except (ValueError, AttributeError):
+        return cause
+
+
+def manifest_uri(bucket: str, key: str) -> str:
+    return join(f"s3://{bucket}", key)

@@ -1,0 +1,145 @@
+"""The whole AWS flow on moto: S3 upload -> notification -> coordinator -> the real state
+machine definition (moto's interpreter) -> mapper and reducer handlers running real
+Spark -> finalize -> status.json. Stack built from template.yaml's values."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import time
+
+import pandas as pd
+import pytest
+
+from tests.conftest import run_local
+from tests.integration.aws_stack import deploy, in_process_lambdas
+
+CRAWL = {"mapper": "jobs.crawl:ExtractDocuments", "reducer": "jobs.crawl:P90ContentLengthByLanguage",
+         "max_concurrency": 2}
+
+
+@pytest.fixture(scope="module")
+def stack(moto_server):
+    # The interpreter logs whole tracebacks for failing states on purpose; keep test output readable.
+    logging.getLogger("moto.stepfunctions.parser").setLevel(logging.CRITICAL)
+    with in_process_lambdas():
+        yield deploy(moto_server, "lmr-aws-flow", params={"JobPackages": "jobs,tests"})
+
+
+@pytest.fixture
+def aws(moto_server):
+    import boto3
+
+    return {name: boto3.client(name, endpoint_url=moto_server) for name in ("s3", "stepfunctions")}
+
+
+def upload_inputs(s3, bucket, samples, prefix, names=None):
+    files = sorted((samples / "crawl").glob("*.jsonl"))
+    keys = []
+    for i, path in enumerate(files):
+        key = f"{prefix}/{names[i] if names else path.name}"
+        s3.upload_file(str(path), bucket, key)
+        keys.append(key)
+    return files, keys
+
+
+def submit(s3, bucket, name, manifest) -> None:
+    s3.put_object(Bucket=bucket, Key=f"manifests/{name}.json", Body=json.dumps(manifest))
+
+
+def wait_for_execution(sfn, state_machine_arn, prefix, timeout=300) -> dict:
+    """Poll (bounded) until the job's execution leaves RUNNING."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        runs = [e for e in sfn.list_executions(stateMachineArn=state_machine_arn)["executions"]
+                if e["name"].startswith(prefix)]
+        if runs and runs[0]["status"] != "RUNNING":
+            return sfn.describe_execution(executionArn=runs[0]["executionArn"])
+        time.sleep(0.5)
+    raise AssertionError(f"no finished execution named {prefix}* within {timeout}s")
+
+
+def read_json(s3, bucket, key):
+    return json.loads(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
+
+
+def read_output(s3, bucket, prefix) -> pd.DataFrame:
+    marker = read_json(s3, bucket, f"{prefix}/_SUCCESS")
+    frames = [pd.read_json(io.BytesIO(s3.get_object(Bucket=bucket, Key=f"{prefix}/{n}")["Body"].read()),
+                           lines=True) for n in marker["files"]]
+    return pd.concat(frames).sort_values("language").reset_index(drop=True)
+
+
+def test_upload_runs_the_job_and_matches_the_local_run(stack, aws, samples, tmp_path):
+    s3, sfn = aws["s3"], aws["stepfunctions"]
+    files, keys = upload_inputs(s3, stack.bucket, samples, "inputs/crawl")
+    manifest = {"name": "crawl-aws", **CRAWL,
+                "input": {"prefix": f"s3://{stack.bucket}/inputs/crawl/", "glob": "*.jsonl"},
+                "output": {"path": f"s3://{stack.bucket}/outputs/crawl-p90"}}
+    submit(s3, stack.bucket, "crawl aws é", manifest)   # a key S3 events URL-encode
+
+    execution = wait_for_execution(sfn, stack.state_machine_arn, "crawl-aws-")
+    job_id = execution["name"]
+    status = read_json(s3, stack.bucket, f"jobs/{job_id}/status.json")
+    assert execution["status"] == "SUCCEEDED", status["reason"]
+    assert status["state"] == "SUCCEEDED" and status["tasks_succeeded"] == len(files)
+    assert len(read_json(s3, stack.bucket, f"jobs/{job_id}/tasks.json")) == len(files)
+
+    local, _, _ = run_local({"name": "crawl-aws", **CRAWL, "input": {"files": [str(f) for f in files]},
+                             "output": {"path": str(tmp_path / "out")}}, tmp_path)
+    marker = json.loads((tmp_path / "out" / "_SUCCESS").read_text())
+    expected = pd.concat([pd.read_json(tmp_path / "out" / f, lines=True) for f in marker["files"]])
+    pd.testing.assert_frame_equal(read_output(s3, stack.bucket, "outputs/crawl-p90"),
+                                  expected.sort_values("language").reset_index(drop=True))
+    assert (status["rows_in"], status["rows_out"], status["rejected"]) == \
+        (local.rows_in, local.rows_out, local.rejected)
+
+    # The same manifest again is the same job: no second execution, status untouched.
+    submit(s3, stack.bucket, "crawl aws é", manifest)
+    runs = [e for e in sfn.list_executions(stateMachineArn=stack.state_machine_arn)["executions"]
+            if e["name"].startswith("crawl-aws-")]
+    assert len(runs) == 1
+    assert read_json(s3, stack.bucket, f"jobs/{job_id}/status.json")["state"] == "SUCCEEDED"
+
+
+@pytest.mark.parametrize("ratio, state, execution_status", [(0.7, "PARTIAL", "SUCCEEDED"),
+                                                            (1.0, "FAILED", "FAILED")])
+def test_failing_input_is_retried_or_not_and_status_follows_min_success_ratio(
+        stack, aws, samples, tmp_path, monkeypatch, ratio, state, execution_status):
+    s3, sfn = aws["s3"], aws["stepfunctions"]
+    monkeypatch.setenv("LMR_TEST_SCRATCH", str(tmp_path))
+    name = f"faults-{str(ratio).replace('.', '')}"
+    prefix = f"inputs/{name}"
+    files, keys = upload_inputs(s3, stack.bucket, samples, prefix,
+                                names=["a.jsonl", "flaky.jsonl", "c.jsonl", "poison.jsonl"])
+    submit(s3, stack.bucket, name, {"name": name, **CRAWL, "mapper": "tests.testjobs:FlakyOnce",
+                                    "input": {"prefix": f"s3://{stack.bucket}/{prefix}/"},
+                                    "output": {"path": f"s3://{stack.bucket}/outputs/{name}"},
+                                    "min_success_ratio": ratio})
+    execution = wait_for_execution(sfn, stack.state_machine_arn, f"{name}-")
+    assert execution["status"] == execution_status
+    status = read_json(s3, stack.bucket, f"jobs/{execution['name']}/status.json")
+    assert status["state"] == state
+    assert (status["tasks_succeeded"], status["tasks_failed"]) == (3, 1)
+    assert len(list(tmp_path.glob("flaky-*"))) == 1    # its first attempt failed: it was retried
+    [failed] = status["failed"]
+    assert failed["inputs"] == [f"s3://{stack.bucket}/{prefix}/poison.jsonl"]
+    assert failed["error_type"] == "UserCodeError" and "refusing" in failed["error"]
+    has_output = "Contents" in s3.list_objects_v2(Bucket=stack.bucket, Prefix=f"outputs/{name}/")
+    assert has_output == (state == "PARTIAL")
+
+
+def test_invalid_manifest_fails_with_every_message_and_starts_nothing(stack, aws):
+    s3, sfn = aws["s3"], aws["stepfunctions"]
+    before = len(sfn.list_executions(stateMachineArn=stack.state_machine_arn)["executions"])
+    submit(s3, stack.bucket, "broken", {"name": "broken", "mapper": "os:system", "colour": "red",
+                                        "input": {"files": []}, "output": {"path": "s3://x/y"}})
+    keys = [o["Key"] for o in s3.list_objects_v2(Bucket=stack.bucket, Prefix="jobs/broken-")["Contents"]]
+    [status_key] = [k for k in keys if k.endswith("/status.json")]
+    status = read_json(s3, stack.bucket, status_key)
+    assert status["state"] == "FAILED"
+    for expected in ("mapper: 'os:system' is outside the allowed job packages", "colour: unknown field",
+                     "input.files: is empty", "reducer: is required"):
+        assert expected in status["reason"]
+    assert len(sfn.list_executions(stateMachineArn=stack.state_machine_arn)["executions"]) == before
