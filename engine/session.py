@@ -21,7 +21,8 @@ LAMBDA_MEMORY_ENV = "AWS_LAMBDA_FUNCTION_MEMORY_SIZE"  # set by Lambda, in MB
 
 # Share of a Lambda's memory given to the JVM heap; the rest is Python, off-heap, page cache.
 _LAMBDA_HEAP_SHARE = 0.6
-_MIN_HEAP_MB = 256
+# Spark refuses to start below 450 MB of heap (INVALID_DRIVER_MEMORY.SYSTEM_MEMORY).
+_MIN_HEAP_MB = 512
 
 _session = None
 _started_at: float | None = None

@@ -67,12 +67,14 @@ def _invoke_in_process(self, event=None):
 def in_process_lambdas():
     from moto.awslambda.models import LambdaFunction
 
-    original = LambdaFunction._invoke_lambda
+    original, saved_env = LambdaFunction._invoke_lambda, dict(os.environ)
     LambdaFunction._invoke_lambda = _invoke_in_process
     try:
         yield
     finally:
         LambdaFunction._invoke_lambda = original
+        os.environ.clear()           # the functions' variables must not leak into later tests
+        os.environ.update(saved_env)
 
 
 class Resolver:

@@ -130,3 +130,15 @@ def test_job_packages_are_configurable(tmp_path, monkeypatch):
     monkeypatch.setenv("LMR_JOB_PACKAGES", "mycompany_jobs")
     found = problems_of(tmp_path, GOOD)
     assert any("outside the allowed job packages (mycompany_jobs)" in p for p in found)
+
+
+def test_driver_memory_follows_lambda_memory_and_respects_sparks_floor(monkeypatch):
+    from engine.session import driver_memory
+
+    monkeypatch.delenv("LMR_DRIVER_MEMORY", raising=False)
+    monkeypatch.setenv("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "3008")
+    assert driver_memory() == "1804m"
+    monkeypatch.setenv("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "512")
+    assert driver_memory() == "512m"          # Spark will not start below 450 MB
+    monkeypatch.setenv("LMR_DRIVER_MEMORY", "2g")
+    assert driver_memory() == "2g"
