@@ -61,11 +61,14 @@ def submit_manifest(manifest_uri: str, work_dir: str, state_machine_arn: str, sf
     if previous is not None and previous.state != RUNNING:
         log.info("job %s already ran (%s): nothing to do", plan.job_id, previous.state)
         return {"job_id": plan.job_id, "state": previous.state, "started": False}
+    if previous is not None and _execution_exists(sfn_client, state_machine_arn, plan.job_id):
+        log.info("job %s is running: this upload is a no-op", plan.job_id)
+        return {"job_id": plan.job_id, "state": RUNNING, "started": False}
     save_plan(plan, storage)
     write_status(_running(spec, len(plan.tasks)), work_dir, storage)
     try:
-        # Same name + same input on a running execution is idempotent in Step Functions, so
-        # the same manifest uploaded twice at once still makes one job.
+        # Same name + same input on a running execution is idempotent in Step Functions (it
+        # returns that execution), so the same manifest uploaded twice at once makes one job.
         arn = sfn_client.start_execution(stateMachineArn=state_machine_arn, name=plan.job_id,
                                          input=json.dumps(execution_input(plan)))["executionArn"]
     except sfn_client.exceptions.ExecutionAlreadyExists:
@@ -74,6 +77,21 @@ def submit_manifest(manifest_uri: str, work_dir: str, state_machine_arn: str, sf
     log.info("job %s started: %d map tasks", plan.job_id, len(plan.tasks))
     return {"job_id": plan.job_id, "state": RUNNING, "started": True, "execution_arn": arn,
             "tasks": len(plan.tasks)}
+
+
+def execution_arn(state_machine_arn: str, job_id: str) -> str:
+    """Executions are named after their job: arn:...:stateMachine:NAME -> arn:...:execution:NAME:JOB."""
+    prefix, name = state_machine_arn.rsplit(":stateMachine:", 1)
+    return f"{prefix}:execution:{name}:{job_id}"
+
+
+def _execution_exists(sfn_client, state_machine_arn: str, job_id: str) -> bool:
+    # A RUNNING status without an execution: an earlier coordinator died before starting it.
+    try:
+        sfn_client.describe_execution(executionArn=execution_arn(state_machine_arn, job_id))
+    except sfn_client.exceptions.ExecutionDoesNotExist:
+        return False
+    return True
 
 
 def _running(spec: JobSpec, tasks: int) -> JobStatus:
