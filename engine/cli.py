@@ -92,6 +92,69 @@ def cmd_run(args: argparse.Namespace) -> int:
     return _STATE_EXIT[status.state]
 
 
+class UsageError(Exception):
+    """Bad flags: exit code 2 with the message."""
+
+
+def _deployment(args: argparse.Namespace):
+    import boto3
+
+    from .remote import Deployment
+
+    if args.bucket and args.state_machine:
+        return Deployment(args.bucket, args.state_machine)
+    if not args.stack:
+        raise UsageError("name the stack (--stack NAME), or give --bucket and --state-machine")
+    try:
+        return Deployment.from_stack(args.stack, boto3.client("cloudformation"))
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def cmd_submit(args: argparse.Namespace) -> int:
+    from .remote import submit
+
+    deployment = _deployment(args)
+    spec, uri = submit(args.manifest, deployment, overrides_from(args))
+    if args.json:
+        print(json.dumps({"job_id": spec.job_id, "manifest": uri, "bucket": deployment.bucket}))
+    else:
+        print(f"uploaded {uri}\njob {spec.job_id}: follow it with "
+              f"`lmr status {spec.job_id} --stack {args.stack or '...'} --watch`")
+    return EXIT_OK
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    import time
+
+    import boto3
+
+    from .remote import TERMINAL, format_progress, job_progress
+
+    deployment, sfn = _deployment(args), boto3.client("stepfunctions")
+    last = None
+    while True:
+        progress = job_progress(args.job_id, deployment, sfn)
+        if progress["state"] is None and progress["execution"] is None and not args.watch:
+            print(f"no job {args.job_id} in s3://{deployment.bucket} (not submitted, or the "
+                  "coordinator has not picked it up yet)", file=sys.stderr)
+            return EXIT_INVALID
+        line = json.dumps(progress) if args.json else format_progress(progress)
+        if line != last:
+            print(line, flush=True)
+            last = line
+        if not args.watch or progress["state"] in TERMINAL:
+            return _STATE_EXIT.get(progress["state"], EXIT_OK)
+        time.sleep(args.interval)
+
+
+def _stack_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--stack", help="the deployed CloudFormation stack's name")
+    parser.add_argument("--bucket", help="data bucket (instead of --stack)")
+    parser.add_argument("--state-machine", metavar="ARN", help="state machine ARN (instead of --stack)")
+    parser.add_argument("--json", action="store_true", help="machine-readable output")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="lmr", description="Lambda MR: map-reduce with PySpark "
                                      "on AWS Lambda, or on this machine.")
@@ -109,6 +172,17 @@ def build_parser() -> argparse.ArgumentParser:
     val.add_argument("manifest")
     _spec_flags(val)
     val.set_defaults(func=cmd_validate)
+    sub_ = sub.add_parser("submit", help="upload a manifest to a deployed stack; prints the job id")
+    sub_.add_argument("manifest")
+    _stack_flags(sub_)
+    _spec_flags(sub_)
+    sub_.set_defaults(func=cmd_submit)
+    st = sub.add_parser("status", help="a job on a deployed stack: status.json and map-run counts")
+    st.add_argument("job_id")
+    _stack_flags(st)
+    st.add_argument("--watch", action="store_true", help="poll until the job finishes")
+    st.add_argument("--interval", type=float, default=5.0, help="seconds between polls (--watch)")
+    st.set_defaults(func=cmd_status)
     return parser
 
 
@@ -119,6 +193,9 @@ def main(argv: list[str] | None = None) -> int:
         return args.func(args)
     except (ManifestError, PlanError) as exc:
         print(str(exc), file=sys.stderr)
+        return EXIT_INVALID
+    except UsageError as exc:
+        print(f"lmr {args.command}: {exc}", file=sys.stderr)
         return EXIT_INVALID
     except EngineError as exc:
         print(f"error: {exc}", file=sys.stderr)

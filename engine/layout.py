@@ -10,6 +10,7 @@
     <root>/jobs/_map-runs/<map run id>/            Step Functions' ResultWriter output (AWS)
     <root>/jobs/<job_id>/staging/output/           reducer output before it is published
     <root>/jobs/<job_id>/status.json               job state, counts, timings, failed inputs
+    <bucket>/manifests/<name>.json                 AWS: an upload here starts a job
 
 ``root`` is a local folder or an S3 URI; every path here is built with
 :func:`engine.storage.join`, never with f-strings elsewhere.
@@ -24,6 +25,12 @@ from .storage import join
 COMMITTED = "_COMMITTED"
 # Written last into a published output folder; readers trust the folder only if it is there.
 OUTPUT_MARKER = "_SUCCESS"
+# The deployed stack's coordinator is notified of every *.json uploaded under this prefix.
+MANIFESTS_PREFIX = "manifests"
+
+
+def manifest_upload(bucket_root: str, name: str) -> str:
+    return join(bucket_root, MANIFESTS_PREFIX, f"{name}.json")
 
 
 @dataclass(frozen=True)

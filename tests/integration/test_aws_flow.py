@@ -143,3 +143,71 @@ def test_invalid_manifest_fails_with_every_message_and_starts_nothing(stack, aws
                      "input.files: is empty", "reducer: is required"):
         assert expected in status["reason"]
     assert len(sfn.list_executions(stateMachineArn=stack.state_machine_arn)["executions"]) == before
+
+
+def last_json_line(text: str, key: str) -> dict:
+    return [d for d in map(json.loads, filter(None, text.splitlines())) if key in d][-1]
+
+
+def create_stack_outputs(moto_server, name, stack) -> None:
+    """A CloudFormation stack with the outputs `lmr --stack` reads (moto's CloudFormation
+    cannot build the real one; see aws_stack)."""
+    import boto3
+
+    template = {"Resources": {"Queue": {"Type": "AWS::SQS::Queue"}},
+                "Outputs": {"DataBucket": {"Value": stack.bucket},
+                            "StateMachineArn": {"Value": stack.state_machine_arn}}}
+    boto3.client("cloudformation", endpoint_url=moto_server).create_stack(
+        StackName=name, TemplateBody=json.dumps(template))
+
+
+def test_lmr_submit_and_status_follow_a_job_to_the_end(stack, aws, samples, tmp_path, moto_server, capsys):
+    from engine.cli import main
+    from tests.oracles import word_counts
+
+    s3 = aws["s3"]
+    create_stack_outputs(moto_server, "lmr-cli", stack)
+    files = sorted((samples / "wordcount").glob("*.txt"))
+    for path in files:
+        s3.upload_file(str(path), stack.bucket, f"inputs/wc-cli/{path.name}")
+    manifest = tmp_path / "wc-cli.json"
+    manifest.write_text(json.dumps({"name": "wc-cli", "mapper": "jobs.wordcount:SplitWords",
+                                    "reducer": "jobs.wordcount:SumCounts",
+                                    "input": {"prefix": f"s3://{stack.bucket}/inputs/wc-cli/"},
+                                    "output": {"path": f"s3://{stack.bucket}/outputs/wc-cli"}}))
+    assert main(["submit", str(manifest), "--stack", "lmr-cli", "--json"]) == 0
+    # (the in-process coordinator's log lines share this stdout; on AWS they do not)
+    submitted = last_json_line(capsys.readouterr().out, "manifest")
+    assert submitted["manifest"] == f"s3://{stack.bucket}/manifests/wc-cli.json"
+
+    execution = wait_for_execution(aws["stepfunctions"], stack.state_machine_arn, "wc-cli-")
+    assert execution["name"] == submitted["job_id"]       # the id printed is the coordinator's
+    code = main(["status", submitted["job_id"], "--stack", "lmr-cli", "--watch", "--interval", "0.2", "--json"])
+    final = last_json_line(capsys.readouterr().out, "map_run")
+    assert code == 0 and final["state"] == "SUCCEEDED"
+    assert final["map_run"]["total"] == final["map_run"]["succeeded"] == len(files)
+    assert final["execution"]["status"] == "SUCCEEDED"
+    marker = read_json(s3, stack.bucket, "outputs/wc-cli/_SUCCESS")
+    got = pd.concat([pd.read_csv(io.BytesIO(s3.get_object(Bucket=stack.bucket, Key=f"outputs/wc-cli/{n}")["Body"].read()),
+                                 keep_default_na=False) for n in marker["files"]])
+    assert dict(zip(got["word"], got["count"])) == dict(word_counts(files))
+
+    assert main(["status", submitted["job_id"], "--stack", "lmr-cli"]) == 0
+    text = capsys.readouterr().out
+    assert "SUCCEEDED" in text and f"map tasks {len(files)}/{len(files)} done" in text
+
+
+def test_lmr_submit_refuses_local_paths_and_unknown_stacks(stack, samples, tmp_path, moto_server, capsys):
+    from engine.cli import main
+
+    create_stack_outputs(moto_server, "lmr-cli-2", stack)
+    manifest = tmp_path / "local.json"
+    manifest.write_text(json.dumps({"name": "local", **CRAWL, "input": {"prefix": str(samples / "crawl")},
+                                    "output": {"path": "out"}}))
+    assert main(["submit", str(manifest), "--stack", "lmr-cli-2"]) == 2
+    err = capsys.readouterr().err
+    assert "input.prefix:" in err and "output.path:" in err and "needs s3:// locations" in err
+    assert main(["submit", str(manifest), "--stack", "no-such-stack"]) == 2
+    assert "no-such-stack" in capsys.readouterr().err
+    assert main(["status", "nothing-0123456789", "--stack", "lmr-cli-2"]) == 2
+    assert "no job nothing-0123456789" in capsys.readouterr().err

@@ -1,0 +1,108 @@
+"""A deployed stack, seen from a laptop: ``lmr submit`` and ``lmr status``.
+
+The stack is found by name through its CloudFormation outputs (DataBucket,
+StateMachineArn). Submitting uploads the manifest under manifests/, which is all the
+coordinator needs; the job id is computed here exactly as the coordinator will.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .aws import execution_arn
+from .errors import ManifestError, Problem
+from .layout import JobLayout, manifest_upload
+from .spec import JobSpec, ManifestParser, manifest_dir, read_manifest
+from .status import read_status
+from .storage import Storage, is_s3
+
+TERMINAL = ("SUCCEEDED", "PARTIAL", "FAILED")
+
+
+@dataclass(frozen=True)
+class Deployment:
+    bucket: str
+    state_machine_arn: str
+
+    @property
+    def root(self) -> str:
+        return f"s3://{self.bucket}"
+
+    @classmethod
+    def from_stack(cls, stack: str, cfn_client) -> "Deployment":
+        try:
+            [described] = cfn_client.describe_stacks(StackName=stack)["Stacks"]
+        except cfn_client.exceptions.ClientError as exc:
+            raise ValueError(f"stack {stack!r}: {exc.response['Error']['Message']}") from None
+        outputs = {o["OutputKey"]: o["OutputValue"] for o in described.get("Outputs", [])}
+        missing = [k for k in ("DataBucket", "StateMachineArn") if k not in outputs]
+        if missing:
+            raise ValueError(f"stack {stack!r} has no output {', '.join(missing)}: is it a Lambda MR stack?")
+        return cls(outputs["DataBucket"], outputs["StateMachineArn"])
+
+
+def submit(manifest: str, deployment: Deployment, overrides: dict[str, Any] | None = None,
+           storage: Storage | None = None) -> tuple[JobSpec, str]:
+    """Check the manifest here (every problem at once), upload it; (spec, uploaded URI).
+    On AWS the job reads and writes S3 only, so local input or output paths are problems."""
+    storage = storage or Storage()
+    data = read_manifest(manifest, overrides)
+    data.pop("work_dir", None)   # on AWS the stack's bucket holds jobs/
+    spec = ManifestParser(manifest, manifest_dir(manifest), check_classes=True).parse(
+        {**data, "work_dir": deployment.root})
+    local = [(field, path) for field, path in
+             [*((f"input.files[{i}]", f) for i, f in enumerate(spec.input.files)),
+              ("input.prefix", spec.input.prefix), ("input.list", spec.input.list),
+              ("output.path", spec.output.path)] if path and not is_s3(path)]
+    if local:
+        raise ManifestError(manifest, [Problem(field, f"{path} is on this machine; a job on AWS "
+                                                      "needs s3:// locations") for field, path in local])
+    # Uploaded resolved, as JSON: the coordinator computes the same job id from it.
+    uri = manifest_upload(deployment.root, Path(manifest).stem)
+    body = {k: v for k, v in spec.to_dict().items() if k != "work_dir"}
+    storage.write_text(uri, json.dumps(body, indent=2))
+    return spec, uri
+
+
+def job_progress(job_id: str, deployment: Deployment, sfn_client, storage: Storage | None = None) -> dict:
+    """status.json (once written), the execution's status, and the map run's item counts."""
+    storage = storage or Storage()
+    status = read_status(deployment.root, job_id, storage)
+    out: dict[str, Any] = {"job_id": job_id, "state": status.state if status else None,
+                           "status": status.to_dict() if status else None, "execution": None,
+                           "map_run": None, "status_uri": JobLayout(deployment.root, job_id).status_json}
+    arn = execution_arn(deployment.state_machine_arn, job_id)
+    try:
+        execution = sfn_client.describe_execution(executionArn=arn)
+    except sfn_client.exceptions.ExecutionDoesNotExist:
+        return out
+    out["execution"] = {"arn": arn, "status": execution["status"]}
+    runs = sfn_client.list_map_runs(executionArn=arn).get("mapRuns", [])
+    if runs:
+        run = sfn_client.describe_map_run(mapRunArn=runs[0]["mapRunArn"])
+        out["map_run"] = {k: run["itemCounts"].get(k, 0) for k in
+                          ("total", "pending", "running", "succeeded", "failed", "timedOut", "aborted")}
+    if out["state"] == "RUNNING" and execution["status"] in ("FAILED", "TIMED_OUT", "ABORTED"):
+        out["state"] = "FAILED"   # the state machine died before finalize could write status.json
+    return out
+
+
+def format_progress(progress: dict) -> str:
+    state = progress["state"] or ("SUBMITTED" if progress["execution"] is None else "RUNNING")
+    line = f"job {progress['job_id']}  {state}"
+    if progress["execution"]:
+        line += f"  execution {progress['execution']['status']}"
+    counts = progress["map_run"]
+    if counts:
+        line += (f"  map tasks {counts['succeeded']}/{counts['total']} done, {counts['running']} running, "
+                 f"{counts['failed'] + counts['timedOut'] + counts['aborted']} failed")
+    status = progress["status"]
+    if status and state in TERMINAL:
+        line += f"  rows in {status['rows_in']:,} out {status['rows_out']:,} rejected {status['rejected']:,}"
+        if status["reason"]:
+            line += f"\n  reason: {status['reason']}"
+        line += f"\n  output: {status['output']}\n  status: {progress['status_uri']}"
+    return line
