@@ -7,11 +7,13 @@ renames; on S3 (no rename) readers trust the folder only when the marker is ther
 
 from __future__ import annotations
 
+import glob
 import json
 import os
 import shutil
 import uuid
 
+from .faults import checkpoint
 from .layout import OUTPUT_MARKER
 from .storage import Storage, is_s3, join
 
@@ -27,10 +29,14 @@ def publish(storage: Storage, files: list[tuple[str, str]], dest: str, summary: 
         storage.delete_prefix(join(dest, ""))
         for src, name in files:
             storage.copy(src, join(dest, name))
+        checkpoint("reduce.before_commit")
         storage.write_text(join(dest, OUTPUT_MARKER), marker)
         return [join(dest, n) for n in names]
 
     dest = dest.rstrip("/")
+    for kind in ("tmp", "old"):   # left by a publisher that was killed
+        for stale in glob.glob(f"{glob.escape(dest)}.lmr-{kind}-*"):
+            shutil.rmtree(stale, ignore_errors=True)
     tag = uuid.uuid4().hex[:8]
     tmp, old = f"{dest}.lmr-tmp-{tag}", f"{dest}.lmr-old-{tag}"
     os.makedirs(tmp)
@@ -38,6 +44,7 @@ def publish(storage: Storage, files: list[tuple[str, str]], dest: str, summary: 
         for src, name in files:
             storage.copy(src, os.path.join(tmp, name))
         storage.write_text(os.path.join(tmp, OUTPUT_MARKER), marker)
+        checkpoint("reduce.before_commit")
         if os.path.lexists(dest):
             os.rename(dest, old)
         os.rename(tmp, dest)

@@ -15,6 +15,7 @@ import tempfile
 import time
 
 from .errors import EngineError, RejectedRecordsError, UserCodeError, error_to_dict
+from .faults import checkpoint
 from .interfaces import Mapper, Reducer, TaskContext
 from .layout import JobLayout
 from .loading import resolve_class
@@ -144,6 +145,7 @@ def _map(spec: JobSpec, task: MapTask, storage: Storage) -> MapResult:
         rows_out = written.get["rows"]
 
         # Replace whatever an earlier, uncommitted attempt left, then write parts, then commit.
+        checkpoint("map.before_write", task.task_id)
         storage.delete_prefix(layout.intermediate(task.task_id))
         if rejected:
             records = collect_rejects(df, local, task.input_uris, mapper.input_format)
@@ -161,6 +163,7 @@ def _map(spec: JobSpec, task: MapTask, storage: Storage) -> MapResult:
             path = os.path.join(out_dir, name)
             bytes_out += os.path.getsize(path)
             storage.upload(path, layout.part(task.task_id, name))
+            checkpoint("map.mid_write", task.task_id)
 
     result = MapResult(
         task_id=task.task_id, status="SUCCEEDED", inputs=task.input_uris,
@@ -168,6 +171,7 @@ def _map(spec: JobSpec, task: MapTask, storage: Storage) -> MapResult:
         bytes_out=bytes_out, duration_ms=int((time.monotonic() - t0) * 1000),
         cold_start=cold, started_at=started_at, parts=parts,
         counters=dict(ctx.counters), worker=f"pid-{os.getpid()}")
+    checkpoint("map.before_commit", task.task_id)
     storage.write_text(layout.committed_marker(task.task_id), json.dumps(result.to_dict()))
     storage.delete(layout.failure(task.task_id))   # an earlier attempt's error no longer applies
     ctx.logger.info("map task committed: %d rows in, %d out, %d rejected",

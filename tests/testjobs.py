@@ -4,6 +4,7 @@ from pyspark.sql import functions as F
 
 from engine import Mapper, Reducer
 from jobs.crawl import SCHEMA, ExtractDocuments
+from jobs.wordcount import SplitWords
 
 
 class FailOnPoison(ExtractDocuments):
@@ -58,4 +59,21 @@ class FlakyOnce(ExtractDocuments):
                 raise StorageError("simulated S3 read timeout")
         if "poison" in ctx.input_path:
             raise ValueError(f"refusing {ctx.input_path}")
+        return super().map(df, ctx)
+
+
+class HangOnce(SplitWords):
+    """Word count's mapper, except that the first time it maps doc-001 it writes its process
+    id to $LMR_TEST_SCRATCH/hang.pid and hangs, waiting to be killed."""
+
+    def map(self, df, ctx):
+        import os
+        import time
+
+        pid_file = os.path.join(os.environ["LMR_TEST_SCRATCH"], "hang.pid")
+        if "doc-001" in ctx.input_path and not os.path.exists(pid_file):
+            with open(pid_file + ".tmp", "w") as f:
+                f.write(str(os.getpid()))
+            os.rename(pid_file + ".tmp", pid_file)
+            time.sleep(600)
         return super().map(df, ctx)

@@ -130,7 +130,7 @@ class LocalRunner:
                 executor = self._executor(plan)
                 results, failed, executor = self._map_phase(plan, executor)
             executor = executor or self._executor(plan)
-            reduce, reason = self._reduce_phase(plan, executor)
+            reduce, reason, executor = self._reduce_phase(plan, executor)
         finally:
             if executor is not None:
                 executor.shutdown(wait=True, cancel_futures=True)
@@ -207,25 +207,38 @@ class LocalRunner:
         ordered = [results[t.task_id] for t in plan.tasks if t.task_id in results]
         return ordered, failed, executor
 
-    def _reduce_phase(self, plan: Plan, executor: Executor) -> tuple[ReduceResult | None, str]:
-        emit = self.on_event
+    def _reduce_phase(self, plan: Plan, executor: Executor) -> tuple[ReduceResult | None, str, Executor]:
+        """The reducer, retried like a map task on retryable errors (a dead worker included)."""
+        emit, spec = self.on_event, plan.spec
+        base = float(os.environ.get(RETRY_BASE_ENV, "1.0"))
         emit({"event": "reduce_started", "job_id": plan.job_id})
-        future = executor.submit(reduce_in_worker, plan.spec.to_dict(), [t.to_dict() for t in plan.tasks])
-        try:
-            outcome = future.result()
-        except BrokenProcessPool:
-            outcome = {"ok": False, "error": {"errorType": "WorkerDiedError",
-                                              "errorMessage": "the reducer's worker process died"}}
-        if not outcome["ok"]:
+        attempt = 1
+        while True:
+            future = executor.submit(reduce_in_worker, spec.to_dict(), [t.to_dict() for t in plan.tasks])
+            try:
+                outcome = future.result()
+            except BrokenProcessPool:
+                outcome = {"ok": False, "error": {"errorType": "WorkerDiedError",
+                                                  "errorMessage": "the reducer's worker process died"}}
+                executor.shutdown(wait=False, cancel_futures=True)
+                executor = self._executor(plan)
+            if outcome["ok"]:
+                break
             error = outcome["error"]
-            emit({"event": "reduce_failed", "error": error})
-            return None, f"reducer failed: {error['errorType']}: {error['errorMessage']}"
+            if not is_retryable(error["errorType"]) or attempt > spec.retries:
+                emit({"event": "reduce_failed", "error": error, "attempts": attempt})
+                return None, f"reducer failed: {error['errorType']}: {error['errorMessage']}", executor
+            delay = min(_MAX_BACKOFF_S, base * 2 ** (attempt - 1))
+            emit({"event": "task_retry", "task_id": "reduce", "attempt": attempt, "delay_s": delay,
+                  "error": error})
+            time.sleep(delay)
+            attempt += 1
         result = ReduceResult.from_dict(outcome["result"])
         if result.status == "SKIPPED":
             emit({"event": "reduce_skipped", "reason": result.reason})
-            return None, result.reason
+            return None, result.reason, executor
         emit({"event": "reduce_done", "result": result})
-        return result, ""
+        return result, "", executor
 
 
 class LocalJobHandle:
