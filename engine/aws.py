@@ -17,7 +17,7 @@ from typing import Any
 
 from .errors import EngineError, ManifestError, PlanError, RetryableTaskError
 from .layout import JobLayout
-from .planning import InputFile, MapTask, Plan, plan_job, save_plan
+from .planning import InputFile, MapTask, Plan, load_tasks, plan_job, save_plan
 from .results import ReduceResult
 from .spec import JobSpec, load_manifest
 from .status import FAILED, RUNNING, FailedTask, JobStatus, build_status, read_status, write_status
@@ -122,11 +122,6 @@ def _reject_manifest(uri: str, work_dir: str, exc: ManifestError | PlanError, st
 def _load_spec(job_uri: str, storage: Storage) -> JobSpec:
     # A warm container runs many tasks of the same job: read job.json once.
     return JobSpec.from_dict(json.loads(storage.read_text(job_uri)), source=job_uri)
-
-
-def load_tasks(spec: JobSpec, storage: Storage) -> list[MapTask]:
-    data = json.loads(storage.read_text(JobLayout(spec.work_dir, spec.job_id).tasks_json))
-    return [MapTask.from_dict(t) for t in data]
 
 
 def map_event(event: dict[str, Any], storage: Storage) -> dict[str, Any]:

@@ -14,6 +14,7 @@ from typing import Any
 
 from .errors import EngineError, ManifestError, PlanError
 from .report import format_event, format_summary
+from .storage import Storage
 
 EXIT_OK, EXIT_FAILED, EXIT_INVALID, EXIT_PARTIAL = 0, 1, 2, 3
 _STATE_EXIT = {"SUCCEEDED": EXIT_OK, "PARTIAL": EXIT_PARTIAL, "FAILED": EXIT_FAILED}
@@ -62,13 +63,14 @@ def cmd_validate(args: argparse.Namespace) -> int:
 def cmd_run(args: argparse.Namespace) -> int:
     from .layout import JobLayout
     from .planning import plan_job
-    from .runners.local import LocalRunner
     from .spec import load_manifest
     from .status import read_status
-    from .storage import Storage
 
     spec = load_manifest(args.manifest, overrides_from(args))
-    plan = plan_job(spec)
+    try:
+        plan = plan_job(spec)
+    except PlanError as exc:   # name the manifest the inputs came from, not just the job
+        raise PlanError(args.manifest, exc.problems) from None
     out = sys.stdout
     storage = Storage()
     previous = read_status(spec.work_dir, spec.job_id, storage)
@@ -78,13 +80,33 @@ def cmd_run(args: argparse.Namespace) -> int:
     elif previous is not None or storage.exists(JobLayout(spec.work_dir, spec.job_id).tasks_json):
         print(f"resuming job {spec.job_id}: committed tasks are kept (--fresh starts over)", file=out)
 
+    return _execute(plan, args)
+
+
+def cmd_resume(args: argparse.Namespace) -> int:
+    """Finish a job that died: its saved plan, only the tasks without a commit marker."""
+    import os
+
+    from .planning import load_plan
+    from .spec import DEFAULT_LOCAL_WORK_DIR, WORK_DIR_ENV
+
+    work_dir = args.work_dir or os.environ.get(WORK_DIR_ENV) or DEFAULT_LOCAL_WORK_DIR
+    plan = load_plan(work_dir, args.job_id, Storage())
+    print(f"resuming job {plan.job_id}: committed tasks are kept")
+    return _execute(plan, args)
+
+
+def _execute(plan, args: argparse.Namespace) -> int:
+    from .runners.local import LocalRunner
+
+    out = sys.stdout
+
     def on_event(event: dict) -> None:
         line = format_event(event, len(plan.tasks))
         if line and not args.quiet:
             print(line, file=out, flush=True)
 
-    runner = LocalRunner(workers=args.workers, on_event=on_event)
-    status = runner.run(plan).wait()
+    status = LocalRunner(workers=args.workers, on_event=on_event).run(plan).wait()
     print(format_summary(status), file=out)
     if status.state != "SUCCEEDED":
         print(f"job {status.job_id} {status.state}: {status.reason or 'some inputs failed'}",
@@ -168,6 +190,12 @@ def build_parser() -> argparse.ArgumentParser:
                      help="discard committed tasks of an earlier run of this job and start over")
     _spec_flags(run)
     run.set_defaults(func=cmd_run)
+    res = sub.add_parser("resume", help="finish a local job that died: only tasks without a commit marker run")
+    res.add_argument("job_id")
+    res.add_argument("--work-dir", help="where jobs/<id>/ lives (default: ./.lmr; env LMR_WORK_DIR)")
+    res.add_argument("--workers", type=int, default=None)
+    res.add_argument("--quiet", "-q", action="store_true")
+    res.set_defaults(func=cmd_resume)
     val = sub.add_parser("validate", help="check a manifest and its inputs; run nothing")
     val.add_argument("manifest")
     _spec_flags(val)

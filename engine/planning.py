@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .errors import PlanError, Problem
+from .locations import allowed_locations, outside
 from .spec import InputSpec, JobSpec
 from .storage import FileInfo, Storage, is_s3
 
@@ -110,11 +111,17 @@ def _read_list(uri: str, storage: Storage) -> list[str]:
     except Exception as exc:
         raise PlanError(uri, [Problem("input.list", f"cannot read {uri}: {exc}")]) from None
     base = uri.rsplit("/", 1)[0] if is_s3(uri) else os.path.dirname(uri)
-    out = []
-    for line in text.splitlines():
+    allowed, out, problems = allowed_locations(), [], []
+    for lineno, line in enumerate(text.splitlines(), 1):
         line = line.strip()
         if line and not line.startswith("#"):
-            out.append(line if is_s3(line) or os.path.isabs(line) else _under(base, line))
+            listed = line if is_s3(line) or os.path.isabs(line) else _under(base, line)
+            reason = outside(listed, allowed)
+            if reason:
+                problems.append(Problem(f"input.list line {lineno}", reason))
+            out.append(listed)
+    if problems:
+        raise PlanError(uri, problems)
     if not out:
         raise PlanError(uri, [Problem("input.list", f"{uri} lists no files")])
     return out
@@ -174,3 +181,28 @@ def save_plan(plan: Plan, storage: Storage) -> None:
     layout = JobLayout(plan.spec.work_dir, plan.job_id)
     storage.write_text(layout.job_json, json.dumps(plan.spec.to_dict(), indent=2))
     storage.write_text(layout.tasks_json, json.dumps([t.to_dict() for t in plan.tasks]))
+
+
+def load_tasks(spec: JobSpec, storage: Storage) -> list[MapTask]:
+    """The tasks :func:`save_plan` wrote for this job."""
+    import json
+
+    from .layout import JobLayout
+
+    data = json.loads(storage.read_text(JobLayout(spec.work_dir, spec.job_id).tasks_json))
+    return [MapTask.from_dict(t) for t in data]
+
+
+def load_plan(work_dir: str, job_id: str, storage: Storage) -> Plan:
+    """A saved job, as it was planned (``lmr resume``): job.json and tasks.json."""
+    import json
+
+    from .layout import JobLayout
+
+    layout = JobLayout(work_dir, job_id)
+    if not storage.exists(layout.job_json):
+        raise PlanError(job_id, [Problem("job", f"no job {job_id} under {work_dir} ({layout.job_json} "
+                                                "does not exist)")])
+    spec = JobSpec.from_dict(json.loads(storage.read_text(layout.job_json)), source=layout.job_json)
+    return Plan(spec, tuple(load_tasks(spec, storage)))
+

@@ -13,11 +13,10 @@ from pathlib import Path
 from typing import Any
 
 from .aws import execution_arn
-from .errors import ManifestError, Problem
 from .layout import JobLayout, manifest_upload
 from .spec import JobSpec, ManifestParser, manifest_dir, read_manifest
 from .status import read_status
-from .storage import Storage, is_s3
+from .storage import Storage
 
 TERMINAL = ("SUCCEEDED", "PARTIAL", "FAILED")
 
@@ -30,6 +29,11 @@ class Deployment:
     @property
     def root(self) -> str:
         return f"s3://{self.bucket}"
+
+    @property
+    def allowed_locations(self) -> tuple[str, ...]:
+        """What template.yaml lets a manifest name (LMR_ALLOWED_LOCATIONS on the functions)."""
+        return (f"{self.root}/inputs/", f"{self.root}/outputs/")
 
     @classmethod
     def from_stack(cls, stack: str, cfn_client) -> "Deployment":
@@ -47,19 +51,12 @@ class Deployment:
 def submit(manifest: str, deployment: Deployment, overrides: dict[str, Any] | None = None,
            storage: Storage | None = None) -> tuple[JobSpec, str]:
     """Check the manifest here (every problem at once), upload it; (spec, uploaded URI).
-    On AWS the job reads and writes S3 only, so local input or output paths are problems."""
+    Its inputs and output must lie where the stack lets jobs read and write."""
     storage = storage or Storage()
     data = read_manifest(manifest, overrides)
     data.pop("work_dir", None)   # on AWS the stack's bucket holds jobs/
-    spec = ManifestParser(manifest, manifest_dir(manifest), check_classes=True).parse(
-        {**data, "work_dir": deployment.root})
-    local = [(field, path) for field, path in
-             [*((f"input.files[{i}]", f) for i, f in enumerate(spec.input.files)),
-              ("input.prefix", spec.input.prefix), ("input.list", spec.input.list),
-              ("output.path", spec.output.path)] if path and not is_s3(path)]
-    if local:
-        raise ManifestError(manifest, [Problem(field, f"{path} is on this machine; a job on AWS "
-                                                      "needs s3:// locations") for field, path in local])
+    spec = ManifestParser(manifest, manifest_dir(manifest), check_classes=True,
+                          allowed=deployment.allowed_locations).parse({**data, "work_dir": deployment.root})
     # Uploaded resolved, as JSON: the coordinator computes the same job id from it.
     uri = manifest_upload(deployment.root, Path(manifest).stem)
     body = {k: v for k, v in spec.to_dict().items() if k != "work_dir"}

@@ -18,6 +18,7 @@ from typing import Any
 from .errors import ManifestError, Problem
 from .interfaces import INPUT_FORMATS, OUTPUT_FORMATS
 from .loading import check_statically, resolve_class
+from .locations import allowed_locations, outside
 from .storage import Storage, is_s3, join
 
 WORK_DIR_ENV = "LMR_WORK_DIR"
@@ -164,8 +165,10 @@ def _kind(value: Any) -> str:
 class ManifestParser:
     """Walks a manifest dict, collecting every problem before raising once."""
 
-    def __init__(self, source: str, base_dir: str | None, check_classes: bool):
+    def __init__(self, source: str, base_dir: str | None, check_classes: bool,
+                 allowed: tuple[str, ...] | None = None):
         self.source, self.base_dir, self.check_classes = source, base_dir, check_classes
+        self.allowed = allowed if allowed is not None else allowed_locations()
         self.problems: list[Problem] = []
 
     def fail(self, path: str, reason: str) -> None:
@@ -222,6 +225,7 @@ class ManifestParser:
             if not isinstance(value, (str, int, float, bool)):
                 self.fail(f"spark_conf.{key}", f"must be a string or number, not {_kind(value)}")
         work_dir = self.want(data, "", "work_dir", str)
+        self.check_locations(inp, out)
         self.input = inp  # kept for `lmr validate`, which checks the files even when fields fail
         if self.problems:
             raise ManifestError(self.source, self.problems)
@@ -244,6 +248,14 @@ class ManifestParser:
             spark_conf={k: str(v).lower() if isinstance(v, bool) else str(v)
                         for k, v in spark_conf.items()},
         )
+
+    def check_locations(self, inp: InputSpec, out: OutputSpec) -> None:
+        named = [*((f"input.files[{i}]", f) for i, f in enumerate(inp.files)),
+                 ("input.prefix", inp.prefix), ("input.list", inp.list), ("output.path", out.path)]
+        for where, uri in named:
+            reason = uri and outside(uri, self.allowed)
+            if reason:
+                self.fail(where, reason)
 
     def number(self, data, key, types, default, *, lo, hi):
         value = self.want(data, "", key, types, default=default)

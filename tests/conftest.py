@@ -57,7 +57,7 @@ def moto_server():
     saved = {k: os.environ.get(k) for k in ("AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID",
                                             "AWS_SECRET_ACCESS_KEY", "AWS_DEFAULT_REGION")}
     os.environ.update({"AWS_ENDPOINT_URL": f"http://{host}:{port}", "AWS_ACCESS_KEY_ID": "testing",
-                       "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1"})
+                       "AWS_SECRET_ACCESS_KEY": "lmr-fake-secret-never-logged", "AWS_DEFAULT_REGION": "us-east-1"})
     yield f"http://{host}:{port}"
     server.stop()
     for key, value in saved.items():

@@ -71,7 +71,7 @@ def read_output(s3, bucket, prefix) -> pd.DataFrame:
     return pd.concat(frames).sort_values("language").reset_index(drop=True)
 
 
-def test_upload_runs_the_job_and_matches_the_local_run(stack, aws, samples, tmp_path):
+def test_upload_runs_the_job_and_matches_the_local_run(stack, aws, samples, tmp_path, monkeypatch):
     s3, sfn = aws["s3"], aws["stepfunctions"]
     files, keys = upload_inputs(s3, stack.bucket, samples, "inputs/crawl")
     manifest = {"name": "crawl-aws", **CRAWL,
@@ -86,6 +86,8 @@ def test_upload_runs_the_job_and_matches_the_local_run(stack, aws, samples, tmp_
     assert status["state"] == "SUCCEEDED" and status["tasks_succeeded"] == len(files)
     assert len(read_json(s3, stack.bucket, f"jobs/{job_id}/tasks.json")) == len(files)
 
+    # The in-process functions' environment (aws_stack) restricts locations to the bucket.
+    monkeypatch.delenv("LMR_ALLOWED_LOCATIONS", raising=False)
     local, _, _ = run_local({"name": "crawl-aws", **CRAWL, "input": {"files": [str(f) for f in files]},
                              "output": {"path": str(tmp_path / "out")}}, tmp_path)
     marker = json.loads((tmp_path / "out" / "_SUCCESS").read_text())
@@ -206,7 +208,8 @@ def test_lmr_submit_refuses_local_paths_and_unknown_stacks(stack, samples, tmp_p
                                     "output": {"path": "out"}}))
     assert main(["submit", str(manifest), "--stack", "lmr-cli-2"]) == 2
     err = capsys.readouterr().err
-    assert "input.prefix:" in err and "output.path:" in err and "needs s3:// locations" in err
+    assert "input.prefix:" in err and "output.path:" in err
+    assert f"is outside the allowed locations (s3://{stack.bucket}/inputs/, s3://{stack.bucket}/outputs/)" in err
     assert main(["submit", str(manifest), "--stack", "no-such-stack"]) == 2
     assert "no-such-stack" in capsys.readouterr().err
     assert main(["status", "nothing-0123456789", "--stack", "lmr-cli-2"]) == 2

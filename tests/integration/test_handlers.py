@@ -116,9 +116,11 @@ def test_handlers_chain_from_an_s3_event_to_status(deployed, s3, spark, captured
     assert dict(zip(got["word"], got["count"])) == dict(word_counts(deployed["files"]))
 
     # Every line the mapper wrote carries the job, the task and its input; EMF metrics printed.
-    mapper_lines = [line for line in captured_logs() if line.get("function_name") == "mapper"]
+    lines = captured_logs()
+    mapper_lines = [line for line in lines if line.get("function_name") == "mapper"]
     assert mapper_lines and all(line["job_id"] == job_id and line["task_id"] and line["input"]
                                 for line in mapper_lines)
+    assert "lmr-fake-secret-never-logged" not in json.dumps(lines)    # no credentials in logs
     emf = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line]
     assert {"RowsIn", "RowsOut", "Duration", "SparkColdStart"} <= {
         m["Name"] for doc in emf for m in doc["_aws"]["CloudWatchMetrics"][0]["Metrics"]}
@@ -148,3 +150,19 @@ def test_coordinator_rejects_an_invalid_manifest_without_starting_anything(deplo
     assert "not valid JSON" in job["problems"][0] and "line 1" in job["problems"][0]
     assert read_json(s3, bucket, f"jobs/{job['job_id']}/status.json")["state"] == "FAILED"
     assert not deployed["sfn"].list_executions(stateMachineArn=deployed["arn"])["executions"]
+
+
+def test_the_same_manifest_uploaded_twice_at_once_makes_one_job(deployed, s3):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from lambdas import coordinator
+
+    upload = event("s3_put_manifest.json", BUCKET=deployed["bucket"])
+    with ThreadPoolExecutor(2) as pool:
+        answers = list(pool.map(lambda name: coordinator.handler(upload, context(name))["jobs"][0],
+                                ["coordinator-1", "coordinator-2"]))
+    assert answers[0]["job_id"] == answers[1]["job_id"]
+    executions = deployed["sfn"].list_executions(stateMachineArn=deployed["arn"])["executions"]
+    assert [e["name"] for e in executions] == [answers[0]["job_id"]]
+    status = read_json(s3, deployed["bucket"], f"jobs/{answers[0]['job_id']}/status.json")
+    assert status["state"] == "RUNNING" and status["tasks_total"] == len(deployed["files"])

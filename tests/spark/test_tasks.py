@@ -148,3 +148,22 @@ def test_resume_runs_only_uncommitted_tasks(samples, tmp_path):
     assert started == ["t00001"]
     assert second.state == "SUCCEEDED" and second.rows_out == first.rows_out
     assert sorted(open(tmp_path / "out" / f).read() for f in second.reduce.files) == first_output
+
+
+def test_record_contents_go_to_the_errors_file_never_to_logs(tmp_path, caplog):
+    import logging
+
+    source = tmp_path / "private.jsonl"
+    source.write_text('{"url": "u1", "language": "en", "text": "ok"}\n'
+                      '{"url": "u2", "language": "en", "text": "PRIVATE-TOKEN-1" \n'
+                      '{"url": "u3", "language": "en", "content_length": "PRIVATE-TOKEN-2"}\n'
+                      + '{"url": "u4", "language": "en", "text": "fine"}\n' * 20)
+    spec = make_spec(tmp_path, [source])
+    with caplog.at_level(logging.DEBUG):
+        status, _, _ = run_local({**CRAWL, "input": {"files": [str(source)]},
+                                  "output": {"path": str(tmp_path / "out")}}, tmp_path)
+    assert status.state == "SUCCEEDED" and status.rejected == 2
+    logged = "\n".join(r.getMessage() + str(r.__dict__) for r in caplog.records)
+    assert logged and "PRIVATE-TOKEN" not in logged
+    [errors_file] = (tmp_path / "work").glob(f"jobs/{spec.job_id}/errors/*.jsonl")
+    assert "PRIVATE-TOKEN-1" in errors_file.read_text() and "PRIVATE-TOKEN-2" in errors_file.read_text()

@@ -82,3 +82,21 @@ def test_save_plan_writes_job_and_tasks_json(tmp_path):
     assert tasks == [{"task_id": "t00000", "inputs": [{"uri": str(tmp_path / "a.jsonl"), "size": 3, "etag": None}]}]
     assert json.loads(open(layout.job_json).read())["name"] == "p"
     assert isinstance(plan, Plan)
+
+
+def test_a_manifest_of_100000_files_plans(tmp_path):
+    """Issue 4: must work (its speed is measured by `python -m benchmarks`, not here)."""
+    folder = tmp_path / "many"
+    folder.mkdir()
+    names = [f"part {i:06d} é.jsonl" for i in range(100_000)]
+    for name in names:
+        (folder / name).write_bytes(b"{}\n")
+    manifest = tmp_path / "m.json"
+    manifest.write_text(json.dumps({"name": "many", "mapper": "jobs.crawl:ExtractDocuments",
+                                    "reducer": "jobs.crawl:P90ContentLengthByLanguage",
+                                    "input": {"files": [f"many/{n}" for n in names]},
+                                    "output": {"path": "out"}}))
+    plan = plan_job(load_manifest(str(manifest)))
+    assert len(plan.tasks) == 100_000 and len({t.task_id for t in plan.tasks}) == 100_000
+    assert [t.inputs[0].uri for t in plan.tasks[:2]] == [str(folder / names[0]), str(folder / names[1])]
+    assert sum(t.bytes for t in plan.tasks) == 3 * 100_000
