@@ -16,6 +16,7 @@ from functools import lru_cache
 from typing import Any
 
 from .errors import EngineError, ManifestError, PlanError, RetryableTaskError
+from .job_report import write_report
 from .layout import JobLayout
 from .planning import InputFile, MapTask, Plan, load_tasks, plan_job, save_plan
 from .results import ReduceResult
@@ -185,6 +186,7 @@ def finalize_event(event: dict[str, Any], storage: Storage) -> dict[str, Any]:
     started = previous.started_at if previous else time.time()
     status = build_status(spec, list(results.values()), failed, reduce, started, time.time(), reason)
     write_status(status, spec.work_dir, storage)
+    write_report(status, spec.work_dir, storage)
     return {"job_id": spec.job_id, "state": status.state, "tasks_succeeded": status.tasks_succeeded,
             "tasks_failed": status.tasks_failed, "reason": status.reason,
             "status": JobLayout(spec.work_dir, spec.job_id).status_json}

@@ -13,7 +13,7 @@ import sys
 from typing import Any
 
 from .errors import EngineError, ManifestError, PlanError
-from .report import format_event, format_summary
+from .report import format_summary
 from .storage import Storage
 
 EXIT_OK, EXIT_FAILED, EXIT_INVALID, EXIT_PARTIAL = 0, 1, 2, 3
@@ -50,6 +50,11 @@ def cmd_validate(args: argparse.Namespace) -> int:
     from .validate import validate_manifest
 
     spec, problems, found = validate_manifest(args.manifest, overrides_from(args))
+    if args.json:
+        print(json.dumps({"manifest": args.manifest, "valid": not problems,
+                          "problems": [{"field": p.field, "reason": p.reason} for p in problems],
+                          "job_id": spec.job_id if spec else None, "input_files": found}))
+        return EXIT_INVALID if problems else EXIT_OK
     if problems:
         print(f"{args.manifest}: {len(problems)} problem{'s' * (len(problems) != 1)}")
         for problem in problems:
@@ -77,7 +82,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.fresh or (previous is not None and previous.state == "SUCCEEDED"):
         # A finished job is recomputed (its code may have changed); a died or partial one resumes.
         storage.delete_prefix(JobLayout(spec.work_dir, spec.job_id).job_dir)
-    elif previous is not None or storage.exists(JobLayout(spec.work_dir, spec.job_id).tasks_json):
+    elif (previous is not None or storage.exists(JobLayout(spec.work_dir, spec.job_id).tasks_json)) \
+            and not args.json:
         print(f"resuming job {spec.job_id}: committed tasks are kept (--fresh starts over)", file=out)
 
     return _execute(plan, args)
@@ -85,33 +91,98 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def cmd_resume(args: argparse.Namespace) -> int:
     """Finish a job that died: its saved plan, only the tasks without a commit marker."""
-    import os
-
     from .planning import load_plan
-    from .spec import DEFAULT_LOCAL_WORK_DIR, WORK_DIR_ENV
 
-    work_dir = args.work_dir or os.environ.get(WORK_DIR_ENV) or DEFAULT_LOCAL_WORK_DIR
-    plan = load_plan(work_dir, args.job_id, Storage())
-    print(f"resuming job {plan.job_id}: committed tasks are kept")
+    plan = load_plan(_local_work_dir(args), args.job_id, Storage())
+    if not args.json:
+        print(f"resuming job {plan.job_id}: committed tasks are kept")
     return _execute(plan, args)
 
 
 def _execute(plan, args: argparse.Namespace) -> int:
+    from .report import Progress
     from .runners.local import LocalRunner
 
     out = sys.stdout
+    progress = Progress(len(plan.tasks), live=out.isatty() and not args.json)
 
     def on_event(event: dict) -> None:
-        line = format_event(event, len(plan.tasks))
-        if line and not args.quiet:
+        line = progress.update(event)
+        if line and not args.quiet and not args.json:
             print(line, file=out, flush=True)
 
     status = LocalRunner(workers=args.workers, on_event=on_event).run(plan).wait()
-    print(format_summary(status), file=out)
+    progress.close()
+    if args.json:
+        print(json.dumps(status.to_dict()))
+    else:
+        print(format_summary(status), file=out)
     if status.state != "SUCCEEDED":
         print(f"job {status.job_id} {status.state}: {status.reason or 'some inputs failed'}",
               file=sys.stderr)
     return _STATE_EXIT[status.state]
+
+
+def _local_work_dir(args: argparse.Namespace) -> str:
+    import os
+
+    from .spec import DEFAULT_LOCAL_WORK_DIR, WORK_DIR_ENV
+
+    return args.work_dir or os.environ.get(WORK_DIR_ENV) or DEFAULT_LOCAL_WORK_DIR
+
+
+def cmd_logs(args: argparse.Namespace) -> int:
+    from .logs import read_task_logs
+    from .status import read_status
+
+    storage, work_dir = Storage(), _local_work_dir(args)
+    status = read_status(work_dir, args.job_id, storage)
+    if status is None:
+        raise UsageError(f"no job {args.job_id} under {work_dir}")
+    if args.task:
+        task_ids = [args.task]
+    elif args.failed:
+        task_ids = [f.task_id for f in status.failed] + (["reduce"] if "reduce" in status.reason else [])
+    else:
+        task_ids = [t.task_id for t in status.tasks] + [f.task_id for f in status.failed] + ["reduce"]
+    logs = read_task_logs(storage, work_dir, args.job_id, sorted(set(task_ids), key=task_ids.index))
+    if args.json:
+        print(json.dumps(logs))
+    else:
+        for task_id, text in logs.items():
+            print(f"=== {task_id} ===\n{text or '(no log: run in-process, or never started)'}")
+    return EXIT_OK
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from .job_report import estimate_cost, write_report
+    from .status import read_status
+
+    storage, work_dir = Storage(), _local_work_dir(args)
+    status = read_status(work_dir, args.job_id, storage)
+    if status is None:
+        raise UsageError(f"no job {args.job_id} under {work_dir}")
+    uri = write_report(status, work_dir, storage)
+    if args.json:
+        print(json.dumps({"job_id": args.job_id, "report": uri, "cost": estimate_cost(status)}))
+    else:
+        print(uri)
+    return EXIT_OK
+
+
+def cmd_init(args: argparse.Namespace) -> int:
+    from .scaffold import scaffold
+
+    try:
+        written = scaffold(args.name, args.dir)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    if args.json:
+        print(json.dumps({"files": written}))
+    else:
+        print("created:\n" + "\n".join(f"  {p}" for p in written))
+        print(f"next: pytest tests/test_{args.name}.py  and  lmr run manifests/{args.name}.json")
+    return EXIT_OK
 
 
 class UsageError(Exception):
@@ -188,6 +259,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--quiet", "-q", action="store_true", help="no per-task lines")
     run.add_argument("--fresh", action="store_true",
                      help="discard committed tasks of an earlier run of this job and start over")
+    run.add_argument("--json", action="store_true", help="print the final status as JSON, nothing else")
     _spec_flags(run)
     run.set_defaults(func=cmd_run)
     res = sub.add_parser("resume", help="finish a local job that died: only tasks without a commit marker run")
@@ -195,9 +267,29 @@ def build_parser() -> argparse.ArgumentParser:
     res.add_argument("--work-dir", help="where jobs/<id>/ lives (default: ./.lmr; env LMR_WORK_DIR)")
     res.add_argument("--workers", type=int, default=None)
     res.add_argument("--quiet", "-q", action="store_true")
+    res.add_argument("--json", action="store_true")
     res.set_defaults(func=cmd_resume)
+    lg = sub.add_parser("logs", help="a local job's per-task logs")
+    lg.add_argument("job_id")
+    which = lg.add_mutually_exclusive_group()
+    which.add_argument("--task", metavar="ID")
+    which.add_argument("--failed", action="store_true", help="only the failed tasks' logs")
+    lg.add_argument("--work-dir")
+    lg.add_argument("--json", action="store_true")
+    lg.set_defaults(func=cmd_logs)
+    rp = sub.add_parser("report", help="(re)write a job's report.html and print where it is")
+    rp.add_argument("job_id")
+    rp.add_argument("--work-dir")
+    rp.add_argument("--json", action="store_true")
+    rp.set_defaults(func=cmd_report)
+    ini = sub.add_parser("init", help="scaffold a job: jobs/NAME.py, manifests/NAME.json + sample, tests/test_NAME.py")
+    ini.add_argument("name")
+    ini.add_argument("--dir", default=".", help="project folder (default: here)")
+    ini.add_argument("--json", action="store_true")
+    ini.set_defaults(func=cmd_init)
     val = sub.add_parser("validate", help="check a manifest and its inputs; run nothing")
     val.add_argument("manifest")
+    val.add_argument("--json", action="store_true")
     _spec_flags(val)
     val.set_defaults(func=cmd_validate)
     sub_ = sub.add_parser("submit", help="upload a manifest to a deployed stack; prints the job id")

@@ -10,6 +10,8 @@
     <root>/jobs/_map-runs/<map run id>/            Step Functions' ResultWriter output (AWS)
     <root>/jobs/<job_id>/staging/output/           reducer output before it is published
     <root>/jobs/<job_id>/status.json               job state, counts, timings, failed inputs
+    <root>/jobs/<job_id>/logs/<task_id>.log        a task's output, every attempt (local runs)
+    <root>/jobs/<job_id>/report.html               timeline, slowest tasks, failures, cost
     <bucket>/manifests/<name>.json                 AWS: an upload here starts a job
 
 ``root`` is a local folder or an S3 URI; every path here is built with
@@ -62,6 +64,13 @@ class JobLayout:
 
     def committed_marker(self, task_id: str) -> str:
         return join(self.intermediate(task_id), COMMITTED)
+
+    def task_log(self, task_id: str) -> str:
+        return join(self.job_dir, "logs", f"{task_id}.log")
+
+    @property
+    def report_html(self) -> str:
+        return join(self.job_dir, "report.html")
 
     def errors(self, task_id: str) -> str:
         return join(self.job_dir, "errors", f"{task_id}.jsonl")

@@ -62,3 +62,58 @@ def format_summary(status: JobStatus, max_rows: int = 20) -> str:
     if status.state != "FAILED":
         lines.append(f"  output: {status.output}")
     return "\n".join(lines)
+
+
+class Progress:
+    """Turns runner events into output: on a terminal a live bar (tasks done / failed /
+    running, rows, throughput, ETA) with failures and retries printed above it; otherwise
+    one plain line per event, fit for CI logs."""
+
+    def __init__(self, total: int, live: bool, stream=None):
+        import sys
+        import time
+
+        self.total, self.live, self.stream = total, live, stream or sys.stdout
+        self.done = self.failed = self.running = self.rows = self.bytes = 0
+        self.started = time.monotonic()
+        self._clock = time.monotonic
+
+    def update(self, event: dict) -> str | None:
+        kind = event["event"]
+        if kind == "task_started":
+            self.running += 1
+        elif kind == "task_done":
+            result = event["result"]
+            self.done += 1
+            self.running -= result.status != "SKIPPED"
+            self.rows += result.rows_in
+            self.bytes += result.bytes_in
+        elif kind in ("task_failed", "task_retry") and event.get("task_id") != "reduce":
+            self.running -= 1
+            self.failed += kind == "task_failed"
+        line = format_event(event, self.total)
+        if not self.live:
+            return line
+        self._clear()
+        if line and kind not in ("task_done", "task_started"):
+            print(line, file=self.stream)
+        self.stream.write(self.bar())
+        self.stream.flush()
+        return None
+
+    def bar(self, width: int = 30) -> str:
+        elapsed = max(self._clock() - self.started, 1e-6)
+        finished = self.done + self.failed
+        filled = int(width * finished / self.total) if self.total else width
+        eta = (elapsed / finished * (self.total - finished)) if finished else None
+        return (f"[{'#' * filled}{'-' * (width - filled)}] {self.done}/{self.total} done, "
+                f"{self.failed} failed, {max(self.running, 0)} running | {self.rows:,} rows | "
+                f"{self.bytes / elapsed / 1e6:.1f} MB/s | ETA {'?' if eta is None else f'{eta:.0f}s'}")
+
+    def _clear(self) -> None:
+        self.stream.write("\r\033[K")
+
+    def close(self) -> None:
+        if self.live:
+            self._clear()
+            self.stream.flush()

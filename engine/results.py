@@ -27,6 +27,7 @@ class MapResult:
     parts: list[str] = field(default_factory=list)   # file names in the task's folder
     counters: dict[str, int] = field(default_factory=dict)
     worker: str = ""
+    attempts: int = 1           # set by the runner: 2+ means the task was retried
 
     @property
     def dropped(self) -> int:

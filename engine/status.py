@@ -38,6 +38,8 @@ class FailedTask:
     error_type: str
     error: str
     attempts: int
+    started_at: float = 0.0     # first attempt's start and last attempt's end (0: unknown)
+    finished_at: float = 0.0
 
 
 @dataclass(frozen=True)

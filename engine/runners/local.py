@@ -9,20 +9,25 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
+import tempfile
 import threading
 import time
 from collections import deque
+from dataclasses import replace
 from concurrent.futures import FIRST_COMPLETED, Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from multiprocessing import get_context
 
 from ..errors import error_to_dict, is_retryable
+from ..job_report import write_report
 from ..layout import JobLayout
+from ..logs import JsonFormatter, append_task_log, quiet_spark_loggers
 from ..planning import MapTask, Plan, save_plan
 from ..results import MapResult, ReduceResult
 from ..spec import JobSpec
 from ..status import FAILED, RUNNING, FailedTask, JobStatus, build_status, write_status
-from ..storage import Storage
+from ..storage import Storage, is_s3
 from ..tasks import committed_result
 from . import EventSink
 
@@ -47,17 +52,24 @@ def default_workers(tasks: int) -> int:
 
 # --- what runs inside a worker -------------------------------------------------------
 
-def _init_worker(cores: int, log_path: str | None) -> None:
+_worker_log: str | None = None   # this worker's log file (stdout, stderr and the JVM's)
+
+
+def _init_worker(cores: int, log_dir: str) -> None:
+    global _worker_log
     os.environ["LMR_SPARK_CORES"] = str(cores)
-    if log_path:
-        # Spark's JVM inherits fd 2: its warnings land in the job's log folder, not the terminal.
-        os.makedirs(os.path.dirname(log_path), exist_ok=True)
-        fd = os.open(log_path.replace("{pid}", str(os.getpid())),
-                     os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
-        os.dup2(fd, 2)
-        os.close(fd)
-    logging.basicConfig(level=os.environ.get(WORKER_LOG_LEVEL_ENV, "INFO"),
-                        format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    # Spark's JVM inherits fds 1 and 2: its output and the user's prints land here, not
+    # on the terminal; each task's slice of it becomes that task's log.
+    os.makedirs(log_dir, exist_ok=True)
+    _worker_log = os.path.join(log_dir, f"worker-{os.getpid()}.log")
+    fd = os.open(_worker_log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    for target in (1, 2):
+        os.dup2(fd, target)
+    os.close(fd)
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(JsonFormatter())
+    logging.basicConfig(level=os.environ.get(WORKER_LOG_LEVEL_ENV, "INFO"), handlers=[handler])
+    quiet_spark_loggers()
 
 
 def _guard(fn, *args) -> dict:
@@ -65,20 +77,41 @@ def _guard(fn, *args) -> dict:
     try:
         return {"ok": True, "result": fn(*args).to_dict()}
     except Exception as exc:
-        log.exception("task failed")
+        log.exception("task failed", extra={"job_id": args[0].job_id})
         return {"ok": False, "error": error_to_dict(exc)}
 
 
-def map_in_worker(spec: dict, task: dict) -> dict:
+def _logged(spec: JobSpec, task_id: str, attempt: int, fn, *args) -> dict:
+    """Run ``fn`` and append what this worker wrote meanwhile to the task's log."""
+    start = os.path.getsize(_worker_log) if _worker_log else 0
+    try:
+        return _guard(fn, *args)
+    finally:
+        if _worker_log:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            with open(_worker_log, "rb") as f:
+                f.seek(start)
+                text = f.read().decode("utf-8", "replace")
+            header = f"attempt {attempt}, worker pid {os.getpid()}, {time.strftime('%H:%M:%S')}"
+            try:
+                append_task_log(Storage(), spec.work_dir, spec.job_id, task_id, text, header)
+            except Exception:
+                log.exception("could not write the log of task %s", task_id)
+
+
+def map_in_worker(spec: dict, task: dict, attempt: int = 1) -> dict:
     from ..tasks import run_map_task
 
-    return _guard(run_map_task, JobSpec.from_dict(spec), MapTask.from_dict(task))
+    job, map_task = JobSpec.from_dict(spec), MapTask.from_dict(task)
+    return _logged(job, map_task.task_id, attempt, run_map_task, job, map_task)
 
 
-def reduce_in_worker(spec: dict, tasks: list[dict]) -> dict:
+def reduce_in_worker(spec: dict, tasks: list[dict], attempt: int = 1) -> dict:
     from ..tasks import reduce_job
 
-    return _guard(reduce_job, JobSpec.from_dict(spec), [MapTask.from_dict(t) for t in tasks])
+    job = JobSpec.from_dict(spec)
+    return _logged(job, "reduce", attempt, reduce_job, job, [MapTask.from_dict(t) for t in tasks])
 
 
 # --- the runner -------------------------------------------------------------------------
@@ -104,12 +137,11 @@ class LocalRunner:
         n = self.workers or default_workers(max(1, len(plan.tasks)))
         n = max(1, min(n, plan.spec.max_concurrency))
         cores = max(1, (os.cpu_count() or 1) // n)
-        log_path = None
-        if not plan.spec.work_dir.startswith("s3://"):
-            log_path = os.path.join(JobLayout(plan.spec.work_dir, plan.job_id).job_dir,
-                                    "logs", "worker-{pid}.log")
+        log_dir = os.path.join(tempfile.gettempdir(), "lmr-workers", plan.job_id)
+        if not is_s3(plan.spec.work_dir):
+            log_dir = os.path.join(JobLayout(plan.spec.work_dir, plan.job_id).job_dir, "logs", "workers")
         return ProcessPoolExecutor(max_workers=n, mp_context=get_context("spawn"),
-                                   initializer=_init_worker, initargs=(cores, log_path))
+                                   initializer=_init_worker, initargs=(cores, log_dir))
 
     def _pool_size(self, executor: Executor) -> int:
         return getattr(executor, "_max_workers", 1)
@@ -136,6 +168,7 @@ class LocalRunner:
                 executor.shutdown(wait=True, cancel_futures=True)
         status = build_status(spec, results, failed, reduce, started, time.time(), reason)
         write_status(status, spec.work_dir, storage)
+        write_report(status, spec.work_dir, storage)
         emit({"event": "job_done", "status": status})
         return status
 
@@ -151,6 +184,7 @@ class LocalRunner:
                 emit({"event": "task_done", "result": results[task.task_id], "attempt": 0})
             else:
                 queue.append((task, 1))
+        first_start: dict[str, float] = {}
         delayed: list[tuple[float, MapTask, int]] = []
         running: dict[Future, tuple[MapTask, int]] = {}
         spec_dict = spec.to_dict()
@@ -166,7 +200,8 @@ class LocalRunner:
                       "delay_s": delay, "error": error})
             else:
                 failed.append(FailedTask(task.task_id, task.input_uris, error["errorType"],
-                                         error["errorMessage"], attempt))
+                                         error["errorMessage"], attempt,
+                                         first_start.get(task.task_id, time.time()), time.time()))
                 emit({"event": "task_failed", "task_id": task.task_id, "inputs": task.input_uris,
                       "error": error, "attempts": attempt})
 
@@ -177,7 +212,8 @@ class LocalRunner:
                 queue.append(item[1:])
             while queue and len(running) < limit:
                 task, attempt = queue.popleft()
-                running[executor.submit(map_in_worker, spec_dict, task.to_dict())] = (task, attempt)
+                running[executor.submit(map_in_worker, spec_dict, task.to_dict(), attempt)] = (task, attempt)
+                first_start.setdefault(task.task_id, time.time())
                 emit({"event": "task_started", "task_id": task.task_id, "attempt": attempt})
             timeout = max(0.05, min(d[0] for d in delayed) - now) if delayed else None
             done, _ = wait(list(running), timeout=timeout, return_when=FIRST_COMPLETED)
@@ -192,7 +228,7 @@ class LocalRunner:
                         "errorType": "WorkerDiedError",
                         "errorMessage": "the worker process died (killed by the OS or a signal)"}}
                 if outcome["ok"]:
-                    results[task.task_id] = MapResult.from_dict(outcome["result"])
+                    results[task.task_id] = replace(MapResult.from_dict(outcome["result"]), attempts=attempt)
                     emit({"event": "task_done", "result": results[task.task_id], "attempt": attempt})
                 else:
                     settle(task, attempt, outcome["error"])
@@ -214,7 +250,8 @@ class LocalRunner:
         emit({"event": "reduce_started", "job_id": plan.job_id})
         attempt = 1
         while True:
-            future = executor.submit(reduce_in_worker, spec.to_dict(), [t.to_dict() for t in plan.tasks])
+            future = executor.submit(reduce_in_worker, spec.to_dict(), [t.to_dict() for t in plan.tasks],
+                                     attempt)
             try:
                 outcome = future.result()
             except BrokenProcessPool:

@@ -38,7 +38,17 @@ def test_run_with_worker_processes(samples, tmp_path):
     assert len({t["worker"] for t in status["tasks"]}) >= 1
     # Spark's own chatter went to the job's log folder, not the user's terminal.
     assert "WARN" not in done.stdout
-    assert list((tmp_path / "work" / "jobs").glob("*/logs/worker-*.log"))
+    [job] = (tmp_path / "work" / "jobs").iterdir()
+    assert list(job.glob("logs/workers/worker-*.log"))
+    # Each task has its own log: our lines as JSON carrying the job, the task and its input.
+    for task_id, path in zip(("t00000", "t00001", "t00002"), files):
+        text = (job / "logs" / f"{task_id}.log").read_text()
+        lines = [json.loads(line) for line in text.splitlines() if line.startswith("{")]
+        committed = [x for x in lines if x["message"].startswith("map task committed")]
+        assert committed and committed[0]["task_id"] == task_id and committed[0]["input"] == str(path)
+        assert committed[0]["job_id"] == job.name
+    shown = lmr("logs", job.name, "--task", "t00001", "--work-dir", str(tmp_path / "work"))
+    assert shown.returncode == 0 and "map task committed" in shown.stdout and "t00000" not in shown.stdout
 
 
 def test_validate_prints_every_problem(tmp_path):
@@ -73,3 +83,19 @@ def test_failed_job_exits_1_with_a_one_line_reason(samples, tmp_path):
     assert done.returncode == 1
     last = done.stderr.strip().splitlines()[-1]
     assert last.startswith("job p-") and "FAILED: 0 of 1 map tasks succeeded" in last
+
+
+def test_init_scaffolds_a_job_whose_test_passes_out_of_the_box(tmp_path):
+    made = lmr("init", "fruit_sums", "--dir", str(tmp_path), "--json")
+    assert made.returncode == 0, made.stderr
+    files = sorted(Path(p).relative_to(tmp_path).as_posix() for p in json.loads(made.stdout)["files"])
+    assert files == ["jobs/__init__.py", "jobs/fruit_sums.py", "manifests/data/fruit_sums/sample.jsonl",
+                     "manifests/fruit_sums.json", "tests/test_fruit_sums.py"]
+    # The scaffold's own test, run as its user would (its jobs/ package comes first).
+    done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+                           "tests/test_fruit_sums.py"], cwd=tmp_path, capture_output=True, text=True,
+                          timeout=600, env={**os.environ, "PYTHONPATH": str(tmp_path)})
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "1 passed" in done.stdout
+    again = lmr("init", "fruit_sums", "--dir", str(tmp_path))
+    assert again.returncode == 2 and "would overwrite" in again.stderr
