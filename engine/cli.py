@@ -135,6 +135,8 @@ def cmd_logs(args: argparse.Namespace) -> int:
     from .logs import read_task_logs
     from .status import read_status
 
+    if args.stack:
+        return _aws_logs(args)
     storage, work_dir = Storage(), _local_work_dir(args)
     status = read_status(work_dir, args.job_id, storage)
     if status is None:
@@ -151,6 +153,26 @@ def cmd_logs(args: argparse.Namespace) -> int:
     else:
         for task_id, text in logs.items():
             print(f"=== {task_id} ===\n{text or '(no log: run in-process, or never started)'}")
+    return EXIT_OK
+
+
+def _aws_logs(args: argparse.Namespace) -> int:
+    import boto3
+
+    from .remote import fetch_logs
+    from .status import read_status
+
+    task_ids = {args.task} if args.task else None
+    if args.failed:
+        status = read_status(_deployment(args).root, args.job_id, Storage())
+        task_ids = {f.task_id for f in status.failed} if status else set()
+    lines = fetch_logs(args.stack, args.job_id, boto3.client("logs"), task_ids)
+    for line in lines:
+        if args.json:
+            print(json.dumps(line))
+        else:
+            print(f"{line['function']:<11} {line.get('task_id', '-'):<8} {line.get('level', '')[:5]:<5} "
+                  f"{line.get('message', '')}")
     return EXIT_OK
 
 
@@ -275,7 +297,7 @@ def build_parser() -> argparse.ArgumentParser:
     which.add_argument("--task", metavar="ID")
     which.add_argument("--failed", action="store_true", help="only the failed tasks' logs")
     lg.add_argument("--work-dir")
-    lg.add_argument("--json", action="store_true")
+    _stack_flags(lg)   # with --stack: the functions' CloudWatch logs
     lg.set_defaults(func=cmd_logs)
     rp = sub.add_parser("report", help="(re)write a job's report.html and print where it is")
     rp.add_argument("job_id")

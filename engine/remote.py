@@ -103,3 +103,35 @@ def format_progress(progress: dict) -> str:
             line += f"\n  reason: {status['reason']}"
         line += f"\n  output: {status['output']}\n  status: {progress['status_uri']}"
     return line
+
+
+LOGGED_FUNCTIONS = ("coordinator", "mapper", "reducer", "finalize")
+
+
+def log_group(stack: str, function: str) -> str:
+    """The log group template.yaml gives each function (LoggingConfig.LogGroup)."""
+    return f"/lambda-mr/{stack}/{function}"
+
+
+def fetch_logs(stack: str, job_id: str, logs_client, task_ids: set[str] | None = None) -> list[dict]:
+    """The functions' JSON log lines about one job (optionally some of its tasks), oldest
+    first. CloudWatch narrows by the job id as a quoted term; the fields decide."""
+    lines = []
+    for function in LOGGED_FUNCTIONS:
+        kwargs = {"logGroupName": log_group(stack, function), "filterPattern": f'"{job_id}"'}
+        try:
+            pages = logs_client.get_paginator("filter_log_events").paginate(**kwargs)
+            events = [e for page in pages for e in page.get("events", [])]
+        except logs_client.exceptions.ResourceNotFoundException:
+            continue
+        for event in events:
+            try:
+                line = json.loads(event["message"])
+            except ValueError:
+                continue
+            if not isinstance(line, dict) or line.get("job_id") != job_id:
+                continue
+            if task_ids is not None and line.get("task_id") not in task_ids:
+                continue
+            lines.append({"function": function, "timestamp": event["timestamp"], **line})
+    return sorted(lines, key=lambda x: x["timestamp"])

@@ -196,3 +196,14 @@ def test_the_image_installs_the_pinned_requirements_ci_installs():
     assert pins and all("==" in line for line in pins)
     assert {p.split("==")[0].lower().replace("_", "-") for p in pins} >= {
         "pyspark", "pyarrow", "boto3", "aws-lambda-powertools"}
+
+
+def test_functions_log_where_lmr_logs_looks():
+    from engine.remote import LOGGED_FUNCTIONS, log_group
+
+    resources = load_template()["Resources"]
+    for function in LOGGED_FUNCTIONS:
+        props = resources[f"{function.capitalize()}Function"]["Properties"]
+        group = resources[props["LoggingConfig"]["LogGroup"]["Ref"]]["Properties"]["LogGroupName"]
+        assert group == {"Fn::Sub": log_group("${AWS::StackName}", function)}
+        assert props["LoggingConfig"]["LogFormat"] == "JSON"

@@ -214,3 +214,30 @@ def test_lmr_submit_refuses_local_paths_and_unknown_stacks(stack, samples, tmp_p
     assert "no-such-stack" in capsys.readouterr().err
     assert main(["status", "nothing-0123456789", "--stack", "lmr-cli-2"]) == 2
     assert "no job nothing-0123456789" in capsys.readouterr().err
+
+
+def test_lmr_logs_reads_a_jobs_lines_from_cloudwatch(stack, moto_server, capsys):
+    """The functions' log groups hold powertools JSON lines of many jobs; `lmr logs` picks
+    one job's (and one task's) lines."""
+    import boto3
+
+    from engine.cli import main
+    from engine.remote import log_group
+
+    logs = boto3.client("logs", endpoint_url=moto_server)
+    lines = {"mapper": [{"level": "INFO", "message": "map task done", "job_id": "job-a", "task_id": "t00001"},
+                        {"level": "INFO", "message": "map task done", "job_id": "job-a", "task_id": "t00002"},
+                        {"level": "INFO", "message": "map task done", "job_id": "job-b", "task_id": "t00001"}],
+             "reducer": [{"level": "INFO", "message": "reduce done", "job_id": "job-a", "task_id": "reduce"}]}
+    for function, records in lines.items():
+        group = log_group("lmr-logs", function)
+        logs.create_log_group(logGroupName=group)
+        logs.create_log_stream(logGroupName=group, logStreamName="s")
+        logs.put_log_events(logGroupName=group, logStreamName="s", logEvents=[
+            {"timestamp": int(time.time() * 1000) + i, "message": json.dumps(r)} for i, r in enumerate(records)])
+    assert main(["logs", "job-a", "--stack", "lmr-logs", "--json"]) == 0
+    got = [json.loads(x) for x in capsys.readouterr().out.splitlines()]
+    assert sorted((g["function"], g["task_id"]) for g in got) == [
+        ("mapper", "t00001"), ("mapper", "t00002"), ("reducer", "reduce")]
+    assert main(["logs", "job-a", "--stack", "lmr-logs", "--task", "t00002"]) == 0
+    assert capsys.readouterr().out.strip().splitlines() == ["mapper      t00002   INFO  map task done"]
