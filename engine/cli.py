@@ -255,8 +255,12 @@ def cmd_status(args: argparse.Namespace) -> int:
                   "coordinator has not picked it up yet)", file=sys.stderr)
             return EXIT_INVALID
         line = json.dumps(progress) if args.json else format_progress(progress)
-        if line != last:
-            print(line, flush=True)
+        live = args.watch and not args.json and sys.stdout.isatty()
+        if live and progress["state"] not in TERMINAL:
+            sys.stdout.write("\r\033[K" + line.splitlines()[0])   # one line, redrawn in place
+            sys.stdout.flush()
+        elif line != last:
+            print(("\r\033[K" if live else "") + line, flush=True)
             last = line
         if not args.watch or progress["state"] in TERMINAL:
             return _STATE_EXIT.get(progress["state"], EXIT_OK)
@@ -291,7 +295,7 @@ def build_parser() -> argparse.ArgumentParser:
     res.add_argument("--quiet", "-q", action="store_true")
     res.add_argument("--json", action="store_true")
     res.set_defaults(func=cmd_resume)
-    lg = sub.add_parser("logs", help="a local job's per-task logs")
+    lg = sub.add_parser("logs", help="a job's per-task logs (local, or --stack for AWS)")
     lg.add_argument("job_id")
     which = lg.add_mutually_exclusive_group()
     which.add_argument("--task", metavar="ID")
