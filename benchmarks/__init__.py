@@ -1,0 +1,1 @@
+"""Benchmarks: ``python -m benchmarks --preset quick|full``. See the README's performance section."""
