@@ -29,10 +29,17 @@ COMMITTED = "_COMMITTED"
 OUTPUT_MARKER = "_SUCCESS"
 # The deployed stack's coordinator is notified of every *.json uploaded under this prefix.
 MANIFESTS_PREFIX = "manifests"
+# In the stack's bucket, jobs read only under inputs/ and write only under outputs/.
+DATA_PREFIXES = ("inputs", "outputs")
 
 
 def manifest_upload(bucket_root: str, name: str) -> str:
     return join(bucket_root, MANIFESTS_PREFIX, f"{name}.json")
+
+
+def data_locations(bucket_root: str) -> tuple[str, ...]:
+    """The folders a deployed stack lets manifests name (its LMR_ALLOWED_LOCATIONS)."""
+    return tuple(join(bucket_root, prefix, "") for prefix in DATA_PREFIXES)
 
 
 @dataclass(frozen=True)

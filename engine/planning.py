@@ -7,6 +7,7 @@ task. Importable without pyspark (the coordinator plans jobs).
 
 from __future__ import annotations
 
+import json
 import os
 import posixpath
 from collections import defaultdict
@@ -14,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .errors import PlanError, Problem
+from .layout import JobLayout
 from .locations import allowed_locations, outside
 from .spec import InputSpec, JobSpec
 from .storage import FileInfo, Storage, is_s3
@@ -174,10 +176,6 @@ def save_plan(plan: Plan, storage: Storage) -> None:
 
     tasks.json is what the state machine's Distributed Map reads with its ItemReader.
     """
-    import json
-
-    from .layout import JobLayout
-
     layout = JobLayout(plan.spec.work_dir, plan.job_id)
     storage.write_text(layout.job_json, json.dumps(plan.spec.to_dict(), indent=2))
     storage.write_text(layout.tasks_json, json.dumps([t.to_dict() for t in plan.tasks]))
@@ -185,20 +183,12 @@ def save_plan(plan: Plan, storage: Storage) -> None:
 
 def load_tasks(spec: JobSpec, storage: Storage) -> list[MapTask]:
     """The tasks :func:`save_plan` wrote for this job."""
-    import json
-
-    from .layout import JobLayout
-
     data = json.loads(storage.read_text(JobLayout(spec.work_dir, spec.job_id).tasks_json))
     return [MapTask.from_dict(t) for t in data]
 
 
 def load_plan(work_dir: str, job_id: str, storage: Storage) -> Plan:
     """A saved job, as it was planned (``lmr resume``): job.json and tasks.json."""
-    import json
-
-    from .layout import JobLayout
-
     layout = JobLayout(work_dir, job_id)
     if not storage.exists(layout.job_json):
         raise PlanError(job_id, [Problem("job", f"no job {job_id} under {work_dir} ({layout.job_json} "

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from .aws import execution_arn
-from .layout import JobLayout, manifest_upload
+from .layout import JobLayout, data_locations, manifest_upload
 from .spec import JobSpec, ManifestParser, manifest_dir, read_manifest
 from .status import read_status
 from .storage import Storage
@@ -29,11 +29,6 @@ class Deployment:
     @property
     def root(self) -> str:
         return f"s3://{self.bucket}"
-
-    @property
-    def allowed_locations(self) -> tuple[str, ...]:
-        """What template.yaml lets a manifest name (LMR_ALLOWED_LOCATIONS on the functions)."""
-        return (f"{self.root}/inputs/", f"{self.root}/outputs/")
 
     @classmethod
     def from_stack(cls, stack: str, cfn_client) -> "Deployment":
@@ -56,7 +51,7 @@ def submit(manifest: str, deployment: Deployment, overrides: dict[str, Any] | No
     data = read_manifest(manifest, overrides)
     data.pop("work_dir", None)   # on AWS the stack's bucket holds jobs/
     spec = ManifestParser(manifest, manifest_dir(manifest), check_classes=True,
-                          allowed=deployment.allowed_locations).parse({**data, "work_dir": deployment.root})
+                          allowed=data_locations(deployment.root)).parse({**data, "work_dir": deployment.root})
     # Uploaded resolved, as JSON: the coordinator computes the same job id from it.
     uri = manifest_upload(deployment.root, Path(manifest).stem)
     body = {k: v for k, v in spec.to_dict().items() if k != "work_dir"}

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import sys
+import time
+
 from .status import JobStatus
 from .storage import basename
 
@@ -70,13 +73,9 @@ class Progress:
     one plain line per event, fit for CI logs."""
 
     def __init__(self, total: int, live: bool, stream=None):
-        import sys
-        import time
-
         self.total, self.live, self.stream = total, live, stream or sys.stdout
         self.done = self.failed = self.running = self.rows = self.bytes = 0
         self.started = time.monotonic()
-        self._clock = time.monotonic
 
     def update(self, event: dict) -> str | None:
         kind = event["event"]
@@ -102,7 +101,7 @@ class Progress:
         return None
 
     def bar(self, width: int = 30) -> str:
-        elapsed = max(self._clock() - self.started, 1e-6)
+        elapsed = max(time.monotonic() - self.started, 1e-6)
         finished = self.done + self.failed
         filled = int(width * finished / self.total) if self.total else width
         eta = (elapsed / finished * (self.total - finished)) if finished else None

@@ -15,6 +15,7 @@ import threading
 import time
 from collections import deque
 from dataclasses import replace
+from functools import cache
 from concurrent.futures import FIRST_COMPLETED, Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from multiprocessing import get_context
@@ -35,6 +36,7 @@ RETRY_BASE_ENV = "LMR_RETRY_BASE_SECONDS"   # first retry delay; doubles per att
 WORKER_LOG_LEVEL_ENV = "LMR_LOG_LEVEL"
 SPARK_PROCESS_GB = 0.6                      # measured RSS of one Spark worker (JVM + Python)
 _MAX_BACKOFF_S = 30.0
+REDUCER_FAILED = "reducer failed"           # how a job's reason starts when its reducer failed
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +50,14 @@ def default_workers(tasks: int) -> int:
         free_gb = 2.0
     by_memory = int(max(free_gb - 1.0, SPARK_PROCESS_GB) / SPARK_PROCESS_GB)
     return max(1, min(cores, by_memory, tasks))
+
+
+def retry_delay(spec: JobSpec, error_type: str, attempt: int) -> float | None:
+    """Seconds to wait before the next attempt, or None when the error is permanent or the
+    job's ``retries`` are used up. Exponential backoff from LMR_RETRY_BASE_SECONDS."""
+    if not is_retryable(error_type) or attempt > spec.retries:
+        return None
+    return min(_MAX_BACKOFF_S, float(os.environ.get(RETRY_BASE_ENV, "1.0")) * 2 ** (attempt - 1))
 
 
 # --- what runs inside a worker -------------------------------------------------------
@@ -81,6 +91,11 @@ def _guard(fn, *args) -> dict:
         return {"ok": False, "error": error_to_dict(exc)}
 
 
+@cache
+def _worker_storage() -> Storage:
+    return Storage()   # one per worker process: its S3 client is reused across tasks
+
+
 def _logged(spec: JobSpec, task_id: str, attempt: int, fn, *args) -> dict:
     """Run ``fn`` and append what this worker wrote meanwhile to the task's log."""
     start = os.path.getsize(_worker_log) if _worker_log else 0
@@ -95,7 +110,7 @@ def _logged(spec: JobSpec, task_id: str, attempt: int, fn, *args) -> dict:
                 text = f.read().decode("utf-8", "replace")
             header = f"attempt {attempt}, worker pid {os.getpid()}, {time.strftime('%H:%M:%S')}"
             try:
-                append_task_log(Storage(), spec.work_dir, spec.job_id, task_id, text, header)
+                append_task_log(_worker_storage(), spec.work_dir, spec.job_id, task_id, text, header)
             except Exception:
                 log.exception("could not write the log of task %s", task_id)
 
@@ -189,12 +204,10 @@ class LocalRunner:
         running: dict[Future, tuple[MapTask, int]] = {}
         spec_dict = spec.to_dict()
         limit = min(self._pool_size(executor), spec.max_concurrency)
-        base = float(os.environ.get(RETRY_BASE_ENV, "1.0"))
 
         def settle(task: MapTask, attempt: int, error: dict) -> None:
-            retryable = is_retryable(error["errorType"])
-            if retryable and attempt <= spec.retries:
-                delay = min(_MAX_BACKOFF_S, base * 2 ** (attempt - 1))
+            delay = retry_delay(spec, error["errorType"], attempt)
+            if delay is not None:
                 delayed.append((time.monotonic() + delay, task, attempt + 1))
                 emit({"event": "task_retry", "task_id": task.task_id, "attempt": attempt,
                       "delay_s": delay, "error": error})
@@ -246,7 +259,6 @@ class LocalRunner:
     def _reduce_phase(self, plan: Plan, executor: Executor) -> tuple[ReduceResult | None, str, Executor]:
         """The reducer, retried like a map task on retryable errors (a dead worker included)."""
         emit, spec = self.on_event, plan.spec
-        base = float(os.environ.get(RETRY_BASE_ENV, "1.0"))
         emit({"event": "reduce_started", "job_id": plan.job_id})
         attempt = 1
         while True:
@@ -262,10 +274,10 @@ class LocalRunner:
             if outcome["ok"]:
                 break
             error = outcome["error"]
-            if not is_retryable(error["errorType"]) or attempt > spec.retries:
+            delay = retry_delay(spec, error["errorType"], attempt)
+            if delay is None:
                 emit({"event": "reduce_failed", "error": error, "attempts": attempt})
-                return None, f"reducer failed: {error['errorType']}: {error['errorMessage']}", executor
-            delay = min(_MAX_BACKOFF_S, base * 2 ** (attempt - 1))
+                return None, f"{REDUCER_FAILED}: {error['errorType']}: {error['errorMessage']}", executor
             emit({"event": "task_retry", "task_id": "reduce", "attempt": attempt, "delay_s": delay,
                   "error": error})
             time.sleep(delay)

@@ -207,3 +207,10 @@ def test_functions_log_where_lmr_logs_looks():
         group = resources[props["LoggingConfig"]["LogGroup"]["Ref"]]["Properties"]["LogGroupName"]
         assert group == {"Fn::Sub": log_group("${AWS::StackName}", function)}
         assert props["LoggingConfig"]["LogFormat"] == "JSON"
+
+
+def test_the_stacks_allowed_locations_are_what_lmr_submit_checks():
+    from engine.layout import data_locations
+
+    env = load_template()["Globals"]["Function"]["Environment"]["Variables"]["LMR_ALLOWED_LOCATIONS"]
+    assert env == {"Fn::Sub": ",".join(data_locations("s3://${DataBucketName}"))}
