@@ -12,6 +12,8 @@ import logging
 import sys
 from typing import Any
 
+from botocore.exceptions import BotoCoreError, ClientError
+
 from .errors import EngineError, ManifestError, PlanError
 from .report import format_summary
 from .storage import Storage
@@ -131,20 +133,29 @@ def _local_work_dir(args: argparse.Namespace) -> str:
     return args.work_dir or os.environ.get(WORK_DIR_ENV) or DEFAULT_LOCAL_WORK_DIR
 
 
-def cmd_logs(args: argparse.Namespace) -> int:
-    from .logs import read_task_logs
+def _local_status(args: argparse.Namespace):
+    """(status, work dir, storage) of a local job named on the command line."""
     from .status import read_status
 
-    if args.stack:
-        return _aws_logs(args)
     storage, work_dir = Storage(), _local_work_dir(args)
     status = read_status(work_dir, args.job_id, storage)
     if status is None:
         raise UsageError(f"no job {args.job_id} under {work_dir}")
+    return status, work_dir, storage
+
+
+def cmd_logs(args: argparse.Namespace) -> int:
+    from .logs import read_task_logs
+    from .runners.local import REDUCER_FAILED
+
+    if args.stack:
+        return _aws_logs(args)
+    status, work_dir, storage = _local_status(args)
     if args.task:
         task_ids = [args.task]
     elif args.failed:
-        task_ids = [f.task_id for f in status.failed] + (["reduce"] if "reduce" in status.reason else [])
+        task_ids = [f.task_id for f in status.failed] + (
+            ["reduce"] if status.reason.startswith(REDUCER_FAILED) else [])
     else:
         task_ids = [t.task_id for t in status.tasks] + [f.task_id for f in status.failed] + ["reduce"]
     logs = read_task_logs(storage, work_dir, args.job_id, sorted(set(task_ids), key=task_ids.index))
@@ -178,12 +189,8 @@ def _aws_logs(args: argparse.Namespace) -> int:
 
 def cmd_report(args: argparse.Namespace) -> int:
     from .job_report import estimate_cost, write_report
-    from .status import read_status
 
-    storage, work_dir = Storage(), _local_work_dir(args)
-    status = read_status(work_dir, args.job_id, storage)
-    if status is None:
-        raise UsageError(f"no job {args.job_id} under {work_dir}")
+    status, work_dir, storage = _local_status(args)
     uri = write_report(status, work_dir, storage)
     if args.json:
         print(json.dumps({"job_id": args.job_id, "report": uri, "cost": estimate_cost(status)}))
@@ -217,6 +224,9 @@ def _deployment(args: argparse.Namespace):
     from .remote import Deployment
 
     if args.bucket and args.state_machine:
+        if ":stateMachine:" not in args.state_machine:
+            raise UsageError(f"--state-machine: {args.state_machine!r} is not a state machine ARN "
+                             "(arn:aws:states:REGION:ACCOUNT:stateMachine:NAME)")
         return Deployment(args.bucket, args.state_machine)
     if not args.stack:
         raise UsageError("name the stack (--stack NAME), or give --bucket and --state-machine")
@@ -345,6 +355,9 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_INVALID
     except EngineError as exc:
         print(f"error: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    except (BotoCoreError, ClientError) as exc:   # AWS said no: credentials, permissions, region
+        print(f"lmr {args.command}: AWS: {exc}", file=sys.stderr)
         return EXIT_FAILED
 
 

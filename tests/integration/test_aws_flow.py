@@ -241,3 +241,16 @@ def test_lmr_logs_reads_a_jobs_lines_from_cloudwatch(stack, moto_server, capsys)
         ("mapper", "t00001"), ("mapper", "t00002"), ("reducer", "reduce")]
     assert main(["logs", "job-a", "--stack", "lmr-logs", "--task", "t00002"]) == 0
     assert capsys.readouterr().out.strip().splitlines() == ["mapper      t00002   INFO  map task done"]
+
+
+def test_aws_errors_and_bad_arns_are_one_line_not_a_traceback(moto_server, capsys, monkeypatch):
+    from engine.cli import main
+
+    assert main(["status", "job-1", "--bucket", "b", "--state-machine", "not-an-arn"]) == 2
+    assert "--state-machine: 'not-an-arn' is not a state machine ARN" in capsys.readouterr().err
+    # Nothing listens on port 9: botocore cannot connect, the CLI says so in one line.
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
+    monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")
+    assert main(["logs", "job-1", "--stack", "lmr-nothing"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("lmr logs: AWS: ") and "127.0.0.1:9" in err and "Traceback" not in err

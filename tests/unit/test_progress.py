@@ -41,3 +41,20 @@ def test_plain_mode_returns_one_line_per_event():
     progress = Progress(total=4, live=False, stream=io.StringIO())
     lines = [progress.update(e) for e in EVENTS]
     assert lines[2].startswith("  t0 ok") and "t1 retry attempt 2" in lines[3] and "FAILED" in lines[5]
+
+
+def test_a_bad_price_setting_names_the_variable(monkeypatch):
+    import pytest
+
+    from engine.errors import EngineError
+    from engine.job_report import estimate_cost
+    from engine.status import JobStatus
+
+    status = JobStatus(job_id="j", name="j", mode="MAPPER_AND_REDUCER", state="SUCCEEDED", tasks_total=1,
+                       tasks_succeeded=1, tasks_failed=0, rows_in=1, rows_out=1, rejected=0, bytes_in=1,
+                       output="out", started_at=0.0, finished_at=1.0, tasks=[result("t0", 1)])
+    monkeypatch.setenv("LMR_LAMBDA_MEMORY_MB", "3GB")
+    with pytest.raises(EngineError, match="LMR_LAMBDA_MEMORY_MB='3GB': must be a positive number"):
+        estimate_cost(status)
+    monkeypatch.setenv("LMR_LAMBDA_MEMORY_MB", "1024")
+    assert estimate_cost(status)["gb_seconds"] == 0.5      # one 500 ms task at 1 GB
