@@ -1,33 +1,109 @@
-"""AppCDS: a class-data archive that cuts the JVM's cold start (measured here 12 s -> 6 s).
+"""AppCDS: a class-data archive that cuts the JVM's cold start (see the README's figures).
 
-The archive is made by running one representative job in a JVM started with
-``-XX:ArchiveClassesAtExit``; later JVMs map it with ``-XX:SharedArchiveFile``. It must
-come from the same JDK and classpath; a JVM that finds a mismatched archive ignores it
-(``-Xshare:auto``, the default) and starts as usual, only slower.
+A JVM started with ``-XX:ArchiveClassesAtExit=F`` writes the classes it loaded to F when
+it exits; later JVMs map F with ``-XX:SharedArchiveFile=F`` instead of loading and
+verifying those classes again. An archive only fits the JDK and classpath that made it;
+a JVM handed one that does not fit ignores it (``-Xshare:auto``, the default) and starts
+as usual, only slower. Two ways to get one:
 
-    python -m engine.cds build /opt/lmr/spark.jsa     # at image build time (infra/Dockerfile)
+* The image: ``python -m engine.cds build /opt/lmr/spark.jsa`` runs a representative job
+  at image build time (infra/Dockerfile) and ``LMR_CDS_ARCHIVE`` points at it.
+* Locally: a worker whose cache has no archive yet writes one at its exit (the first
+  run pays a few seconds); later runs use it. The cache file is named after the JDK and
+  the pyspark install, so a new JDK or pyspark gets a new archive.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
 
-ARCHIVE_ENV = "LMR_CDS_ARCHIVE"   # path of the archive to use, if it exists
+ARCHIVE_ENV = "LMR_CDS_ARCHIVE"   # an archive to use (the image's); disables the local cache
+CDS_ENV = "LMR_CDS"               # "off": no class archive at all
+CACHE_ENV = "LMR_CACHE_DIR"       # local cache folder; default ~/.cache/lambda-mr
 _BUILD_FLAG = "LMR_CDS_BUILDING"  # set while building: the JVM writes the archive at exit
+
+_caching = False                  # set by local workers: they can finish an archive at exit
+_pending: tuple[str, str] | None = None   # (file the JVM writes at exit, where it goes)
+
+
+def use_local_cache() -> None:
+    """This process will call :func:`commit_archive` after its JVM exits."""
+    global _caching
+    _caching = True
 
 
 def archive_flags() -> list[str]:
-    """JVM flags for the session: write the archive (when building) or use it (if present)."""
-    path = os.environ.get(ARCHIVE_ENV)
-    if not path:
+    """JVM flags for a new session: use an archive, or write one at exit, or nothing."""
+    global _pending
+    if os.environ.get(CDS_ENV, "").lower() in ("off", "0", "false", "no"):
         return []
-    if os.environ.get(_BUILD_FLAG):
-        return [f"-XX:ArchiveClassesAtExit={path}"]
-    return [f"-XX:SharedArchiveFile={path}"] if os.path.isfile(path) else []
+    path = os.environ.get(ARCHIVE_ENV)
+    if path:
+        if os.environ.get(_BUILD_FLAG):
+            return [f"-XX:ArchiveClassesAtExit={path}"]
+        return [f"-XX:SharedArchiveFile={path}"] if os.path.isfile(path) else []
+    if not _caching:
+        return []
+    final = cached_archive()
+    if final is None:
+        return []
+    if os.path.isfile(final):
+        return [f"-XX:SharedArchiveFile={final}"]
+    os.makedirs(os.path.dirname(final), exist_ok=True)
+    _pending = (f"{final}.{os.getpid()}.tmp", final)
+    return [f"-XX:ArchiveClassesAtExit={_pending[0]}"]
+
+
+def commit_archive() -> str | None:
+    """After this process's JVM exited: move the archive it wrote into the cache (an
+    atomic rename; of two workers writing at once, either archive is fine)."""
+    global _pending
+    if _pending is None:
+        return None
+    written, final = _pending
+    _pending = None
+    if os.path.isfile(written) and os.path.getsize(written) > 0:
+        os.replace(written, final)
+        return final
+    if os.path.exists(written):
+        os.remove(written)
+    return None
+
+
+def cached_archive() -> str | None:
+    """Where this JDK + pyspark's archive lives in the local cache (None: no java found)."""
+    java = _java()
+    if java is None:
+        return None
+    import pyspark
+
+    modules = os.path.join(os.path.dirname(os.path.dirname(java)), "lib", "modules")
+    jars = os.path.join(os.path.dirname(pyspark.__file__), "jars")
+    identity = json.dumps([java, _stamp(modules), pyspark.__version__, jars, _stamp(jars)])
+    key = hashlib.sha256(identity.encode()).hexdigest()[:16]
+    cache = os.environ.get(CACHE_ENV) or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "lambda-mr")
+    return os.path.join(cache, f"spark-{key}.jsa")
+
+
+def _java() -> str | None:
+    home = os.environ.get("JAVA_HOME")
+    java = os.path.join(home, "bin", "java") if home else shutil.which("java")
+    return os.path.realpath(java) if java and os.path.exists(java) else None
+
+
+def _stamp(path: str) -> list[float]:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return []
+    return [st.st_mtime, st.st_size]
 
 
 def _representative_job() -> None:
@@ -42,7 +118,7 @@ def _representative_job() -> None:
         manifest = os.path.join(tmp, "m.json")
         with open(manifest, "w") as fh:
             json.dump({"name": "cds", "mapper": "jobs.crawl:ExtractDocuments",
-                       "reducer": "jobs.crawl:P90ContentLengthByLanguage",
+                       "reducer": "jobs.crawl:P90ContentLengthSketch",
                        "input": {"prefix": "in"}, "output": {"path": "out"}, "work_dir": "work"}, fh)
         spec = load_manifest(manifest)
         plan = plan_job(spec)

@@ -11,6 +11,7 @@ import logging
 import os
 import sys
 import tempfile
+import threading
 import time
 
 CORES_ENV = "LMR_SPARK_CORES"            # Spark's local[N]; default: every core
@@ -27,6 +28,7 @@ _MIN_HEAP_MB = 512
 _session = None
 _started_at: float | None = None
 _startup_seconds: float | None = None
+_lock = threading.Lock()
 
 log = logging.getLogger(__name__)
 
@@ -103,6 +105,11 @@ def get_spark(extra_conf: dict[str, str] | None = None):
     ``extra_conf`` (a job's ``spark_conf``) applies in full to a new session; on a warm
     session only runtime-modifiable keys (``spark.sql.*`` mostly) can still change.
     """
+    with _lock:   # tasks on a worker's threads share the session: create it once
+        return _get_or_create(extra_conf)
+
+
+def _get_or_create(extra_conf: dict[str, str] | None):
     global _session, _started_at, _startup_seconds
     if _session is None:
         os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
@@ -135,7 +142,18 @@ def apply_runtime_conf(spark, conf: dict[str, str]) -> None:
 
 
 def stop_spark() -> None:
+    """Stop the session and let its JVM exit (a JVM writing a class archive does it then)."""
     global _session
-    if _session is not None:
-        _session.stop()
-        _session = None
+    if _session is None:
+        return
+    from pyspark import SparkContext
+
+    proc = getattr(SparkContext._gateway, "proc", None)
+    _session.stop()
+    _session = None
+    if proc is not None and proc.stdin is not None:
+        proc.stdin.close()   # the gateway JVM exits on EOF of its stdin
+        try:
+            proc.wait(timeout=120)
+        except Exception:
+            log.warning("the Spark JVM (pid %s) did not exit", proc.pid)

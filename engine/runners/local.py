@@ -1,12 +1,15 @@
-"""The local runner: a pool of worker processes stands in for Lambda containers.
+"""The local runner: worker processes stand in for warm Lambda containers.
 
-Each worker keeps one warm SparkSession across the tasks it runs (as a warm Lambda
-container does) and calls the very same task functions. ``workers=0`` runs every task
-in this process instead (one Spark session; what tests and debuggers want).
+Each worker keeps one warm SparkSession across the tasks it runs and calls the very
+same task functions a Lambda handler calls. By default there is one worker running a
+task per core on threads (one JVM start, one JIT warm-up, Spark's ``local[cores]``
+sharing the cores between the tasks' jobs); ``workers=N`` splits the cores between N
+processes; ``workers=0`` runs every task in this process (what debuggers want).
 """
 
 from __future__ import annotations
 
+import io
 import logging
 import os
 import sys
@@ -16,10 +19,10 @@ import time
 from collections import deque
 from dataclasses import replace
 from functools import cache
-from concurrent.futures import FIRST_COMPLETED, Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, Executor, Future, ThreadPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
-from multiprocessing import get_context
 
+from .. import cds, session
 from ..errors import error_to_dict, is_retryable
 from ..job_report import write_report
 from ..layout import JobLayout
@@ -31,25 +34,14 @@ from ..status import FAILED, RUNNING, FailedTask, JobStatus, build_status, write
 from ..storage import Storage, is_s3
 from ..tasks import committed_result
 from . import EventSink
+from .pool import WorkerPool
 
 RETRY_BASE_ENV = "LMR_RETRY_BASE_SECONDS"   # first retry delay; doubles per attempt
 WORKER_LOG_LEVEL_ENV = "LMR_LOG_LEVEL"
-SPARK_PROCESS_GB = 0.6                      # measured RSS of one Spark worker (JVM + Python)
 _MAX_BACKOFF_S = 30.0
 REDUCER_FAILED = "reducer failed"           # how a job's reason starts when its reducer failed
 
 log = logging.getLogger(__name__)
-
-
-def default_workers(tasks: int) -> int:
-    """As many Spark processes as the cores and free memory hold (at least one)."""
-    cores = os.cpu_count() or 1
-    try:
-        free_gb = os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE") / 2**30
-    except (ValueError, OSError):
-        free_gb = 2.0
-    by_memory = int(max(free_gb - 1.0, SPARK_PROCESS_GB) / SPARK_PROCESS_GB)
-    return max(1, min(cores, by_memory, tasks))
 
 
 def retry_delay(spec: JobSpec, error_type: str, attempt: int) -> float | None:
@@ -62,24 +54,49 @@ def retry_delay(spec: JobSpec, error_type: str, attempt: int) -> float | None:
 
 # --- what runs inside a worker -------------------------------------------------------
 
-_worker_log: str | None = None   # this worker's log file (stdout, stderr and the JVM's)
+_worker_log: str | None = None   # this worker's log file (stderr and stdout of the JVM)
+_task_output = threading.local()  # the output of the task this thread runs, while it runs
+
+
+class _TaskStreams(io.TextIOBase):
+    """sys.stdout / sys.stderr of a worker: what a task's thread writes (our log lines, the
+    user's prints) goes to that task's buffer; anything else to the worker log."""
+
+    def __init__(self, fallback):
+        self._fallback = fallback
+
+    def write(self, text: str) -> int:
+        buffer = getattr(_task_output, "buffer", None)
+        (buffer if buffer is not None else self._fallback).write(text)
+        return len(text)
+
+    def flush(self) -> None:
+        self._fallback.flush()
 
 
 def _init_worker(cores: int, log_dir: str) -> None:
     global _worker_log
     os.environ["LMR_SPARK_CORES"] = str(cores)
-    # Spark's JVM inherits fds 1 and 2: its output and the user's prints land here, not
-    # on the terminal; each task's slice of it becomes that task's log.
+    cds.use_local_cache()
+    # Spark's JVM inherits fds 1 and 2: its output lands in the worker log, not on the
+    # terminal; each task gets the JVM lines written while it ran.
     os.makedirs(log_dir, exist_ok=True)
     _worker_log = os.path.join(log_dir, f"worker-{os.getpid()}.log")
     fd = os.open(_worker_log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
     for target in (1, 2):
         os.dup2(fd, target)
     os.close(fd)
+    sys.stdout, sys.stderr = _TaskStreams(sys.stdout), _TaskStreams(sys.stderr)
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter())
     logging.basicConfig(level=os.environ.get(WORKER_LOG_LEVEL_ENV, "INFO"), handlers=[handler])
     quiet_spark_loggers()
+
+
+def _exit_worker() -> None:
+    """At pool shutdown: stop Spark, and keep the class archive its JVM wrote, if any."""
+    session.stop_spark()
+    cds.commit_archive()
 
 
 def _guard(fn, *args) -> dict:
@@ -97,22 +114,24 @@ def _worker_storage() -> Storage:
 
 
 def _logged(spec: JobSpec, task_id: str, attempt: int, fn, *args) -> dict:
-    """Run ``fn`` and append what this worker wrote meanwhile to the task's log."""
-    start = os.path.getsize(_worker_log) if _worker_log else 0
+    """Run ``fn``; append its output, and the JVM's lines meanwhile, to the task's log."""
+    if not _worker_log:
+        return _guard(fn, *args)
+    start = os.path.getsize(_worker_log)
+    _task_output.buffer = buffer = io.StringIO()
     try:
         return _guard(fn, *args)
     finally:
-        if _worker_log:
-            sys.stdout.flush()
-            sys.stderr.flush()
-            with open(_worker_log, "rb") as f:
-                f.seek(start)
-                text = f.read().decode("utf-8", "replace")
-            header = f"attempt {attempt}, worker pid {os.getpid()}, {time.strftime('%H:%M:%S')}"
-            try:
-                append_task_log(_worker_storage(), spec.work_dir, spec.job_id, task_id, text, header)
-            except Exception:
-                log.exception("could not write the log of task %s", task_id)
+        _task_output.buffer = None
+        with open(_worker_log, "rb") as f:
+            f.seek(start)
+            jvm = f.read().decode("utf-8", "replace")
+        header = f"attempt {attempt}, worker pid {os.getpid()}, {time.strftime('%H:%M:%S')}"
+        try:
+            append_task_log(_worker_storage(), spec.work_dir, spec.job_id, task_id,
+                            buffer.getvalue() + jvm, header)
+        except Exception:
+            log.exception("could not write the log of task %s", task_id)
 
 
 def map_in_worker(spec: dict, task: dict, attempt: int = 1) -> dict:
@@ -149,17 +168,18 @@ class LocalRunner:
     def _executor(self, plan: Plan) -> Executor:
         if self.workers == 0:
             return ThreadPoolExecutor(max_workers=1)   # this process, its one Spark session
-        n = self.workers or default_workers(max(1, len(plan.tasks)))
+        n = self.workers or 1   # one JVM running a task per core; more only if asked
         n = max(1, min(n, plan.spec.max_concurrency))
         cores = max(1, (os.cpu_count() or 1) // n)
         log_dir = os.path.join(tempfile.gettempdir(), "lmr-workers", plan.job_id)
         if not is_s3(plan.spec.work_dir):
             log_dir = os.path.join(JobLayout(plan.spec.work_dir, plan.job_id).job_dir, "logs", "workers")
-        return ProcessPoolExecutor(max_workers=n, mp_context=get_context("spawn"),
-                                   initializer=_init_worker, initargs=(cores, log_dir))
+        # A task per core in each worker: Spark's local[cores] runs their jobs side by side.
+        return WorkerPool(n, cores, initializer=_init_worker, initargs=(cores, log_dir),
+                          finalizer=_exit_worker)
 
     def _pool_size(self, executor: Executor) -> int:
-        return getattr(executor, "_max_workers", 1)
+        return executor.slots if isinstance(executor, WorkerPool) else 1
 
     def execute(self, plan: Plan) -> JobStatus:
         spec, storage, emit = plan.spec, self.storage, self.on_event
