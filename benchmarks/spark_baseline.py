@@ -6,8 +6,7 @@ import sys
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
-SCHEMA = ("url STRING, language STRING, content_length BIGINT, status INT, "
-          "fetched_at STRING, headers MAP<STRING, STRING>, text STRING")
+SCHEMA = "url STRING, language STRING, content_length BIGINT, text STRING"   # as jobs/crawl.py
 
 
 def main(data_dir: str, out_dir: str) -> None:

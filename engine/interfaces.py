@@ -83,5 +83,15 @@ class Reducer:
 
         return read_files(spark, paths, self.input_format, self.schema, self.read_options)
 
+    def combine(self, df: "DataFrame", ctx: TaskContext) -> "DataFrame":
+        """Map-side pre-aggregation (a combiner), run by each map task on its mapper output.
+
+        Override it for a decomposable aggregation (sums, counts, sketches) to write one
+        partial row per group and task instead of every row; :meth:`reduce` then receives
+        the union of the partials and must merge them. The default writes the rows as
+        they are.
+        """
+        return df
+
     def reduce(self, df: "DataFrame", ctx: TaskContext) -> "DataFrame":
         raise NotImplementedError("a Reducer must implement reduce(df, ctx)")

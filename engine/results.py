@@ -28,6 +28,7 @@ class MapResult:
     counters: dict[str, int] = field(default_factory=dict)
     worker: str = ""
     attempts: int = 1           # set by the runner: 2+ means the task was retried
+    rows_written: int = 0       # rows in the intermediate parts: the combiner's partials
 
     @property
     def dropped(self) -> int:

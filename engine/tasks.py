@@ -137,12 +137,15 @@ def _map(spec: JobSpec, task: MapTask, storage: Storage) -> MapResult:
         df_seen, corrupt = observe_rejects(df, seen)
         good = without_rejects(df_seen, corrupt)
         mapped = _run_user("Mapper.map", mapper.map, good, ctx)
-        written = Observation()
+        produced, written = Observation(), Observation()
+        out = mapped.observe(produced, F.count(F.lit(1)).alias("rows"))
+        if spec.mode == "MAPPER_AND_REDUCER":
+            out = _for_reducer(spec, spark, out, ctx)
         out_dir = os.path.join(scratch, "out")
         _run_user("writing the mapper's output", write_frame,
-                  mapped.observe(written, F.count(F.lit(1)).alias("rows")), out_dir, out_format)
+                  out.observe(written, F.count(F.lit(1)).alias("rows")), out_dir, out_format)
         rows_in, rejected = seen.get["rows"], seen.get["bad"]
-        rows_out = written.get["rows"]
+        rows_out, rows_written = produced.get["rows"], written.get["rows"]
 
         # Replace whatever an earlier, uncommitted attempt left, then write parts, then commit.
         checkpoint("map.before_write", task.task_id)
@@ -168,7 +171,7 @@ def _map(spec: JobSpec, task: MapTask, storage: Storage) -> MapResult:
     result = MapResult(
         task_id=task.task_id, status="SUCCEEDED", inputs=task.input_uris,
         rows_in=rows_in, rows_out=rows_out, rejected=rejected, bytes_in=task.bytes,
-        bytes_out=bytes_out, duration_ms=int((time.monotonic() - t0) * 1000),
+        bytes_out=bytes_out, rows_written=rows_written, duration_ms=int((time.monotonic() - t0) * 1000),
         cold_start=cold, started_at=started_at, parts=parts,
         counters=dict(ctx.counters), worker=f"pid-{os.getpid()}")
     checkpoint("map.before_commit", task.task_id)
@@ -177,6 +180,17 @@ def _map(spec: JobSpec, task: MapTask, storage: Storage) -> MapResult:
     ctx.logger.info("map task committed: %d rows in, %d out, %d rejected",
                     rows_in, rows_out, rejected)
     return result
+
+
+def _for_reducer(spec: JobSpec, spark, mapped, ctx: TaskContext):
+    """What the reducer will read of this task: the combiner's partials (if the Reducer
+    has one), and only the columns its query uses."""
+    from .pruning import used_columns
+
+    reducer = _user_class(spec, "reducer", Reducer)
+    out = _run_user("Reducer.combine", reducer.combine, mapped, ctx)
+    used = used_columns(spark, reducer, out.schema, ctx)
+    return out.select(*used) if used else out
 
 
 def committed_results(spec: JobSpec, tasks: list[MapTask], storage: Storage) -> dict[str, MapResult]:

@@ -39,6 +39,41 @@ def test_crawl_p90_matches_plain_python(samples, tmp_path):
     assert len(status.tasks) == len(files) and not status.failed
 
 
+def test_combiner_writes_partials_and_the_reducer_merges_them(samples, tmp_path):
+    files = sorted((samples / "crawl").glob("*.jsonl"))
+    status, spec, _ = run_local({**CRAWL, "reducer": "jobs.crawl:P90ContentLengthSketch",
+                                 "input": {"files": [str(f) for f in files]},
+                                 "output": {"path": str(tmp_path / "out")}}, tmp_path)
+    assert status.state == "SUCCEEDED", status.reason
+    kept, _, _ = crawl_records(files)
+    expected = p90_by_language(kept)
+    got = read_json_lines(tmp_path / "out").set_index("language")
+    assert sorted(got.index) == sorted(expected)
+    for language, (count, lengths) in expected.items():
+        assert got.loc[language, "documents"] == count
+        lo, hi = percentile_bounds(lengths, 0.9, 0.0165)   # KLL, k=200: rank error <= 1.65%
+        assert lo <= got.loc[language, "p90_content_length"] <= hi, language
+    # Each task wrote one partial row per language it saw, not its documents.
+    for task in status.tasks:
+        records = crawl_records([Path(task.inputs[0])])[0]
+        assert task.rows_out == len(records)
+        assert task.rows_written == len({language for language, _ in records})
+    assert status.rows_out == len(kept)
+
+
+def test_map_tasks_write_only_the_columns_the_reducer_reads(samples, tmp_path):
+    files = sorted((samples / "crawl").glob("*.jsonl"))
+    status, spec, _ = run_local({**CRAWL, "input": {"files": [str(f) for f in files]},
+                                 "output": {"path": str(tmp_path / "out")}}, tmp_path)
+    assert status.state == "SUCCEEDED", status.reason
+    parts = sorted((tmp_path / "work" / "jobs" / spec.job_id / "intermediate").glob("*/*.parquet"))
+    assert parts
+    # The mapper emits url, language and content_length; the reducer groups by language
+    # and takes a percentile of content_length: url is never written.
+    for part in parts:
+        assert pq.read_schema(part).names == ["language", "content_length"]
+
+
 def test_wordcount_matches_collections_counter(samples, tmp_path):
     files = sorted((samples / "wordcount").glob("*.txt"))
     status, spec, _ = run_local({"name": "wc", "mapper": "jobs.wordcount:SplitWords",

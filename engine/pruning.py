@@ -1,0 +1,55 @@
+"""Which columns the reducer reads: map tasks write only those.
+
+The reducer's query is planned (never run) over an empty Parquet folder read with the
+schema the map task is about to write; the columns Spark's physical plan reads from it
+are the ones the reducer uses. Whatever else the mapper produced is not written, not
+uploaded and not read. If the plan cannot be worked out, every column is kept.
+"""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+import threading
+
+log = logging.getLogger(__name__)
+
+_cache: dict[tuple[str, str], list[str] | None] = {}
+_lock = threading.Lock()
+
+
+def used_columns(spark, reducer, schema, ctx) -> list[str] | None:
+    """Top-level columns of ``schema`` the reducer's query reads (in schema order), or None
+    when all are needed or it cannot tell. Planned once per reducer class and schema."""
+    key = (f"{type(reducer).__module__}.{type(reducer).__qualname__}", schema.json())
+    with _lock:
+        if key not in _cache:
+            _cache[key] = _plan_columns(spark, reducer, schema, ctx)
+        return _cache[key]
+
+
+def _plan_columns(spark, reducer, schema, ctx) -> list[str] | None:
+    try:
+        with tempfile.TemporaryDirectory(prefix="lmr-prune-") as empty:
+            query = reducer.reduce(spark.read.schema(schema).parquet(empty), ctx)
+            read = _scanned_columns(query)
+    except Exception as exc:   # a reducer that cannot run on no rows, a plan we cannot read
+        log.warning("could not work out the reducer's columns (%s); writing all of them", exc)
+        return None
+    if read is None:
+        return None
+    names = [f.name for f in schema.fields]
+    used = [n for n in names if n in read] or names[:1]   # a count(*) still needs the rows
+    return used if len(used) < len(names) else None
+
+
+def _scanned_columns(query) -> set[str] | None:
+    """Columns read by the file scans of ``query``'s physical plan (before adaptive
+    execution); None if the plan has no file scan."""
+    leaves = query._jdf.queryExecution().sparkPlan().collectLeaves()
+    read: set[str] | None = None
+    for i in range(leaves.size()):
+        leaf = leaves.apply(i)
+        if leaf.getClass().getSimpleName() == "FileSourceScanExec":
+            read = (read or set()) | set(leaf.requiredSchema().fieldNames())
+    return read
