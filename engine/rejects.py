@@ -1,8 +1,9 @@
 """Rejected records: where each malformed record came from, and why.
 
 Spark keeps a malformed record's raw text in ``_corrupt_record`` but not its position,
-so the staged file is scanned once (only when a task has rejects) to find each raw
-record's line number.
+so (only when a task has rejects) the first ``MAX_RECORDS`` are fetched again and the
+staged file is scanned up to the last of them for their line numbers. Both passes stop
+early: their cost is the rows up to the last sample, not the file.
 """
 
 from __future__ import annotations
@@ -10,10 +11,11 @@ from __future__ import annotations
 import gzip
 import json
 import os
+from collections import Counter
 
 from .interfaces import CORRUPT_COLUMN
 
-MAX_RECORDS = 1000       # rejects written per task; the count stays exact
+MAX_RECORDS = 100        # rejects written per task (the first ones); the count stays exact
 MAX_RECORD_CHARS = 1000  # raw text kept per reject
 
 
@@ -33,7 +35,7 @@ def collect_rejects(df, local_paths: list[str], input_uris: list[str], fmt: str,
         by_file.setdefault(_file_index(row["file"], local_paths), []).append(row["raw"])
     out = []
     for index, raws in by_file.items():
-        lines = _line_numbers(local_paths[index], set(raws)) if index >= 0 else {}
+        lines = _line_numbers(local_paths[index], raws) if index >= 0 else {}
         uri = input_uris[index] if index >= 0 else "?"
         for raw in raws:
             positions = lines.get(raw, [])
@@ -50,14 +52,18 @@ def _file_index(spark_path: str, local_paths: list[str]) -> int:
     return -1
 
 
-def _line_numbers(path: str, wanted: set[str]) -> dict[str, list[int]]:
+def _line_numbers(path: str, raws: list[str]) -> dict[str, list[int]]:
     opener = gzip.open if path.endswith(".gz") else open
     found: dict[str, list[int]] = {}
+    missing = Counter(raws)
     with opener(path, "rt", encoding="utf-8", errors="replace") as fh:
         for number, line in enumerate(fh, start=1):
             line = line.rstrip("\r\n")
-            if line in wanted:
+            if missing.get(line, 0) > 0:
                 found.setdefault(line, []).append(number)
+                missing[line] -= 1
+                if missing.total() == 0:   # the samples are the file's first rejects: stop
+                    break
     return found
 
 
