@@ -1,8 +1,10 @@
 """Planning: turn a job spec's inputs into map tasks.
 
 Each input's size (and ETag on S3) is captured at planning time, so a task knows what
-it was planned against. A task holds a *list* of inputs; today every file gets its own
-task. Importable without pyspark (the coordinator plans jobs).
+it was planned against. A task holds a *list* of inputs: small files are packed together
+(in manifest order) until a task holds ``task_bytes`` or ``task_max_files``; a file at
+least that large is a task of its own. Importable without pyspark (the coordinator plans
+jobs).
 """
 
 from __future__ import annotations
@@ -76,9 +78,27 @@ class Plan:
 def plan_job(spec: JobSpec, storage: Storage | None = None) -> Plan:
     """List the inputs and cut them into tasks. Raises PlanError naming every bad input."""
     files = list_inputs(spec, storage or Storage())
-    width = max(5, len(str(len(files))))
-    tasks = tuple(MapTask(f"t{i:0{width}d}", (f,)) for i, f in enumerate(files))
+    groups = pack(files, spec.task_bytes, spec.task_max_files)
+    width = max(5, len(str(len(groups))))
+    tasks = tuple(MapTask(f"t{i:0{width}d}", tuple(g)) for i, g in enumerate(groups))
     return Plan(spec, tasks)
+
+
+def pack(files: list[InputFile], target_bytes: int, max_files: int) -> list[list[InputFile]]:
+    """Consecutive files grouped until a group would pass ``target_bytes`` or holds
+    ``max_files``. Deterministic: the same inputs give the same tasks (resume relies on it)."""
+    groups: list[list[InputFile]] = []
+    current: list[InputFile] = []
+    size = 0
+    for f in files:
+        if current and (size + f.size > target_bytes or len(current) >= max_files):
+            groups.append(current)
+            current, size = [], 0
+        current.append(f)
+        size += f.size
+    if current:
+        groups.append(current)
+    return groups
 
 
 def list_inputs(spec: JobSpec, storage: Storage) -> list[InputFile]:

@@ -10,8 +10,12 @@ from __future__ import annotations
 
 import os
 import posixpath
+from concurrent.futures import ThreadPoolExecutor
 
 from .storage import Storage, is_s3
+
+# Parallel GETs: a task of many small packed objects waits on request latency, not bandwidth.
+_DOWNLOAD_THREADS = 8
 
 _KNOWN_SUFFIXES = (".gz", ".bz2", ".zst", ".snappy", ".lz4", ".deflate")
 
@@ -27,12 +31,15 @@ def extension(uri: str) -> str:
 def stage(storage: Storage, uris: list[str], folder: str) -> list[str]:
     """Local paths holding ``uris``, in order, under ``folder``."""
     os.makedirs(folder, exist_ok=True)
-    out = []
-    for i, uri in enumerate(uris):
-        local = os.path.join(folder, f"{i:05d}{extension(uri)}")
-        if is_s3(uri):
-            storage.download(uri, local)
-        else:
+    out = [os.path.join(folder, f"{i:05d}{extension(uri)}") for i, uri in enumerate(uris)]
+    remote = [(uri, local) for uri, local in zip(uris, out) if is_s3(uri)]
+    for uri, local in zip(uris, out):
+        if not is_s3(uri):
             os.symlink(os.path.abspath(uri), local)
-        out.append(local)
+    if len(remote) == 1:
+        storage.download(*remote[0])
+    elif remote:
+        with ThreadPoolExecutor(min(_DOWNLOAD_THREADS, len(remote))) as pool:
+            for done in [pool.submit(storage.download, uri, local) for uri, local in remote]:
+                done.result()   # the first failure is raised, naming its object
     return out

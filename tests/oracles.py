@@ -13,6 +13,25 @@ from collections import Counter, defaultdict
 from pathlib import Path
 
 
+def crawl_rejects(paths: list[Path]) -> list[tuple[str, int]]:
+    """(file, line number) of every record the crawl job must reject."""
+    return [(str(path), n) for path in paths
+            for n, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), 1)
+            if line.strip() and _crawl_record(line) is None]
+
+
+def _crawl_record(line: str) -> dict | None:
+    """The parsed record, or None when it is not JSON or does not fit the schema."""
+    try:
+        rec = json.loads(line)
+    except json.JSONDecodeError:
+        return None
+    length = rec.get("content_length")
+    if length is not None and (not isinstance(length, int) or isinstance(length, bool)):
+        return None            # does not fit BIGINT
+    return rec
+
+
 def crawl_records(paths: list[Path]):
     """(kept documents [(language, length)], rows_in, rejected) per the crawl job's rules."""
     kept, rows_in, rejected = [], 0, 0
@@ -21,15 +40,11 @@ def crawl_records(paths: list[Path]):
             if not line.strip():
                 continue
             rows_in += 1
-            try:
-                rec = json.loads(line)
-            except json.JSONDecodeError:
+            rec = _crawl_record(line)
+            if rec is None:
                 rejected += 1
                 continue
             length = rec.get("content_length")
-            if length is not None and (not isinstance(length, int) or isinstance(length, bool)):
-                rejected += 1          # does not fit BIGINT
-                continue
             language = (rec.get("language") or "").strip(" ").lower()
             if length is None and rec.get("text") is not None:
                 length = len(rec["text"])

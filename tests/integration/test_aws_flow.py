@@ -15,8 +15,9 @@ import pytest
 from tests.conftest import run_local
 from tests.integration.aws_stack import deploy, in_process_lambdas
 
+# One map task per file (task_bytes 1), so the Distributed Map fans out over several.
 CRAWL = {"mapper": "jobs.crawl:ExtractDocuments", "reducer": "jobs.crawl:P90ContentLengthByLanguage",
-         "max_concurrency": 2}
+         "max_concurrency": 2, "task_bytes": 1}
 
 
 @pytest.fixture(scope="module")

@@ -25,7 +25,7 @@ def test_run_with_worker_processes(samples, tmp_path):
     manifest.write_text(json.dumps({"name": "wc", "mapper": "jobs.wordcount:SplitWords",
                                     "reducer": "jobs.wordcount:SumCounts",
                                     "input": {"prefix": str(samples / "wordcount"), "glob": "*.txt"},
-                                    "output": {"path": "out"}}))
+                                    "output": {"path": "out"}, "task_bytes": 1}))
     done = lmr("run", str(manifest), "--workers", "2", "--work-dir", str(tmp_path / "work"))
     assert done.returncode == 0, done.stderr
     for task_id in ("t00000", "t00001", "t00002"):

@@ -37,7 +37,8 @@ def partial_job(samples, tmp_path, monkeypatch):
     status, spec, _ = run_local({"name": "report", "mapper": "tests.testjobs:FlakyOnce",
                                  "reducer": "jobs.crawl:P90ContentLengthByLanguage",
                                  "input": {"files": [str(tmp_path / n) for n in names]},
-                                 "output": {"path": str(tmp_path / "out")}, "min_success_ratio": 0.5},
+                                 "output": {"path": str(tmp_path / "out")}, "min_success_ratio": 0.5,
+                                 "task_bytes": 1},
                                 tmp_path)
     return status, spec
 

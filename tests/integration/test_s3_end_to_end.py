@@ -26,7 +26,7 @@ def test_crawl_job_on_s3_matches_local_run_and_plain_python(s3, bucket, samples,
     manifest = {"name": "crawl-s3", "mapper": "jobs.crawl:ExtractDocuments",
                 "reducer": "jobs.crawl:P90ContentLengthByLanguage",
                 "input": {"prefix": f"s3://{bucket}/in/", "glob": "*.jsonl"},
-                "output": {"path": f"s3://{bucket}/out/p90"}}
+                "output": {"path": f"s3://{bucket}/out/p90"}, "task_bytes": 1}
     s3.put_object(Bucket=bucket, Key="manifests/crawl.json", Body=json.dumps(manifest))
 
     assert main(["run", f"s3://{bucket}/manifests/crawl.json", "--workers", "0"]) == 0

@@ -9,10 +9,11 @@ import pandas as pd
 import pyarrow.parquet as pq
 
 from tests.conftest import run_local
-from tests.oracles import crawl_records, p90_by_language, percentile_bounds, word_counts
+from tests.oracles import crawl_records, crawl_rejects, p90_by_language, percentile_bounds, word_counts
 
+# One task per file unless a test packs them (task_bytes 1: every file is "large").
 CRAWL = {"name": "crawl-p90", "mapper": "jobs.crawl:ExtractDocuments",
-         "reducer": "jobs.crawl:P90ContentLengthByLanguage"}
+         "reducer": "jobs.crawl:P90ContentLengthByLanguage", "task_bytes": 1}
 
 
 def read_json_lines(folder: Path) -> pd.DataFrame:
@@ -37,6 +38,25 @@ def test_crawl_p90_matches_plain_python(samples, tmp_path):
         lo, hi = percentile_bounds(lengths, 0.9, 1 / 10_000)
         assert lo <= got.loc[language, "p90_content_length"] <= hi, language
     assert len(status.tasks) == len(files) and not status.failed
+
+
+def test_small_files_packed_into_one_task_give_the_same_result(samples, tmp_path):
+    files = sorted((samples / "crawl").glob("*.jsonl"))
+    manifest = {k: v for k, v in CRAWL.items() if k != "task_bytes"}   # default packing
+    status, spec, _ = run_local({**manifest, "input": {"files": [str(f) for f in files]},
+                                 "output": {"path": str(tmp_path / "out")}}, tmp_path)
+    assert status.state == "SUCCEEDED", status.reason
+    [task] = status.tasks
+    assert task.inputs == [str(f) for f in files]
+    kept, rows_in, rejected = crawl_records(files)
+    assert (task.rows_in, task.rejected, task.rows_out) == (rows_in, rejected, len(kept))
+    got = read_json_lines(tmp_path / "out").set_index("language")
+    assert {lang: got.loc[lang, "documents"] for lang in got.index} == \
+        {lang: count for lang, (count, _) in p90_by_language(kept).items()}
+    # Each reject is traced to its own file and line, not to the task's first file.
+    errors = [json.loads(x) for x in open(tmp_path / "work" / "jobs" / spec.job_id / "errors" / f"{task.task_id}.jsonl")]
+    assert sorted((e["input"], e["line"]) for e in errors) == sorted(crawl_rejects(files))
+    assert len({e["input"] for e in errors}) > 1
 
 
 def test_combiner_writes_partials_and_the_reducer_merges_them(samples, tmp_path):

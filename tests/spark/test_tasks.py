@@ -16,8 +16,9 @@ from engine.tasks import run_map_task
 from tests.conftest import run_local
 from tests.oracles import crawl_records
 
+# One task per file (task_bytes 1): these tests are about single tasks and their failures.
 CRAWL = {"name": "crawl", "mapper": "jobs.crawl:ExtractDocuments",
-         "reducer": "jobs.crawl:P90ContentLengthByLanguage"}
+         "reducer": "jobs.crawl:P90ContentLengthByLanguage", "task_bytes": 1}
 
 
 def make_spec(tmp_path, files, **fields):

@@ -16,9 +16,9 @@ BASE = {"name": "p", "mapper": "jobs.crawl:ExtractDocuments",
         "reducer": "jobs.crawl:P90ContentLengthByLanguage", "output": {"path": "out"}}
 
 
-def spec_for(tmp_path, **input_):
+def spec_for(tmp_path, fields=None, **input_):
     path = tmp_path / "m.json"
-    path.write_text(json.dumps({**BASE, "input": input_}))
+    path.write_text(json.dumps({**BASE, **(fields or {}), "input": input_}))
     return load_manifest(str(path), work_dir=str(tmp_path / "work"))
 
 
@@ -41,7 +41,7 @@ def test_prefix_and_glob_list_matching_files_with_sizes(tmp_path):
 def test_each_task_holds_a_list_of_inputs(tmp_path):
     touch(tmp_path / "a.jsonl")
     touch(tmp_path / "b.jsonl")
-    plan = plan_job(spec_for(tmp_path, files=["a.jsonl", "b.jsonl"]))
+    plan = plan_job(spec_for(tmp_path, {"task_bytes": 1}, files=["a.jsonl", "b.jsonl"]))
     assert [t.task_id for t in plan.tasks] == ["t00000", "t00001"]
     assert [t.input_uris for t in plan.tasks] == [[str(tmp_path / "a.jsonl")], [str(tmp_path / "b.jsonl")]]
 
@@ -97,6 +97,32 @@ def test_a_manifest_of_100000_files_plans(tmp_path):
                                     "input": {"files": [f"many/{n}" for n in names]},
                                     "output": {"path": "out"}}))
     plan = plan_job(load_manifest(str(manifest)))
-    assert len(plan.tasks) == 100_000 and len({t.task_id for t in plan.tasks}) == 100_000
-    assert [t.inputs[0].uri for t in plan.tasks[:2]] == [str(folder / names[0]), str(folder / names[1])]
+    # 3-byte files: packed task_max_files (1000) to a task, in manifest order.
+    assert len(plan.tasks) == 100 and len({t.task_id for t in plan.tasks}) == 100
+    assert [f.uri for f in plan.inputs] == [str(folder / n) for n in names]
     assert sum(t.bytes for t in plan.tasks) == 3 * 100_000
+
+
+def test_small_files_are_packed_by_bytes_and_count_large_ones_stand_alone(tmp_path):
+    sizes = [10, 30, 25, 100, 5, 5, 5, 5, 60, 1]
+    for i, size in enumerate(sizes):
+        touch(tmp_path / f"f{i}.jsonl", b"x" * size)
+    files = [f"f{i}.jsonl" for i in range(len(sizes))]
+    plan = plan_job(spec_for(tmp_path, {"task_bytes": 64, "task_max_files": 3}, files=files))
+    groups = [[int(f.uri.rsplit("f", 1)[1].split(".")[0]) for f in t.inputs] for t in plan.tasks]
+    # Worked by hand: 10+30 fits and +25 would pass 64; 100 stands alone; three 5s reach
+    # the file cap; the fourth 5 + 60 = 65 passes 64, so 60 starts a task and 1 joins it.
+    assert groups == [[0, 1], [2], [3], [4, 5, 6], [7], [8, 9]]
+    assert [t.bytes for t in plan.tasks] == [40, 25, 100, 15, 5, 61]
+    assert [t.task_id for t in plan.tasks] == [f"t{i:05d}" for i in range(6)]
+    # Every input is in exactly one task, in order.
+    assert [f.uri for f in plan.inputs] == [str(tmp_path / f) for f in files]
+
+
+def test_default_packing_puts_many_small_files_in_few_tasks(tmp_path):
+    for i in range(50):
+        touch(tmp_path / "d" / f"{i:02d}.jsonl", b"x" * 20_000)
+    plan = plan_job(spec_for(tmp_path, prefix="d"))
+    assert len(plan.tasks) == 1 and len(plan.tasks[0].inputs) == 50
+    plan = plan_job(spec_for(tmp_path, {"task_bytes": 100_000}, prefix="d"))
+    assert [len(t.inputs) for t in plan.tasks] == [5] * 10
