@@ -16,7 +16,7 @@ import time
 
 CORES_ENV = "LMR_SPARK_CORES"            # Spark's local[N]; default: every core
 DRIVER_MEMORY_ENV = "LMR_DRIVER_MEMORY"  # e.g. "2g"; default: from Lambda's memory, or 1g
-JVM_PROFILE_ENV = "LMR_JVM_PROFILE"      # "throughput" (default) or "startup"
+JVM_PROFILE_ENV = "LMR_JVM_PROFILE"      # "auto" (default), "startup" or "throughput"
 TMP_ENV = "LMR_SPARK_TMP"                # scratch root; default: <system temp>/lmr-spark-<pid>
 LAMBDA_MEMORY_ENV = "AWS_LAMBDA_FUNCTION_MEMORY_SIZE"  # set by Lambda, in MB
 
@@ -24,10 +24,15 @@ LAMBDA_MEMORY_ENV = "AWS_LAMBDA_FUNCTION_MEMORY_SIZE"  # set by Lambda, in MB
 _LAMBDA_HEAP_SHARE = 0.6
 # Spark refuses to start below 450 MB of heap (INVALID_DRIVER_MEMORY.SYSTEM_MEMORY).
 _MIN_HEAP_MB = 512
+JVM_PROFILES = ("auto", "startup", "throughput")
+# "auto": C1-only JIT saves about 3 s of start but maps about 27 instead of 47 MB/s here
+# (FACTS.md), so it pays below about 190 MB of input per JVM; we switch well below that.
+STARTUP_MAX_BYTES = 128 * 2**20
 
 _session = None
 _started_at: float | None = None
 _startup_seconds: float | None = None
+_expected_bytes: int | None = None   # what this process's JVM will read in all (a worker's share)
 _lock = threading.Lock()
 
 log = logging.getLogger(__name__)
@@ -54,13 +59,31 @@ def driver_memory(explicit: str | None = None) -> str:
     return "1g"
 
 
-def jvm_options(profile: str | None = None, tmp_root: str | None = None) -> str:
-    """JVM flags. ``startup`` adds C1-only JIT: ~30% faster start, ~half the steady
+def expect_workload(total_bytes: int) -> None:
+    """Tell the session factory how much this process will read over its life (a local
+    worker's share of the job), so ``auto`` picks the JVM profile for that, not for the
+    first task."""
+    global _expected_bytes
+    _expected_bytes = total_bytes
+
+
+def jvm_profile(profile: str | None = None, workload_bytes: int | None = None) -> str:
+    """``startup`` or ``throughput``: explicit > LMR_JVM_PROFILE > ``auto``, which picks
+    ``startup`` for a JVM that will read at most STARTUP_MAX_BYTES (one small task in a
+    cold container) and ``throughput`` otherwise (or when the workload is unknown)."""
+    profile = profile or os.environ.get(JVM_PROFILE_ENV) or "auto"
+    if profile not in JVM_PROFILES:
+        raise ValueError(f"{JVM_PROFILE_ENV} must be one of {', '.join(JVM_PROFILES)}, not {profile!r}")
+    if profile != "auto":
+        return profile
+    workload = _expected_bytes if _expected_bytes is not None else workload_bytes
+    return "startup" if workload is not None and workload <= STARTUP_MAX_BYTES else "throughput"
+
+
+def jvm_options(profile: str = "throughput", tmp_root: str | None = None) -> str:
+    """JVM flags. ``startup`` adds C1-only JIT: a faster start, about half the steady
     throughput (measured), so it suits one small file per cold container, not a warm
     worker that maps many files."""
-    profile = profile or os.environ.get(JVM_PROFILE_ENV, "throughput")
-    if profile not in ("throughput", "startup"):
-        raise ValueError(f"{JVM_PROFILE_ENV} must be 'throughput' or 'startup', not {profile!r}")
     flags = ["-XX:+UseSerialGC", "-XX:-UsePerfData"]
     if profile == "startup":
         flags.append("-XX:TieredStopAtLevel=1")
@@ -72,7 +95,7 @@ def jvm_options(profile: str | None = None, tmp_root: str | None = None) -> str:
 
 
 def base_conf(cores: int | None = None, memory: str | None = None,
-              tmp_root: str | None = None, profile: str | None = None) -> dict[str, str]:
+              tmp_root: str | None = None, profile: str = "throughput") -> dict[str, str]:
     cores = cores or int(os.environ.get(CORES_ENV) or os.cpu_count() or 1)
     tmp_root = tmp_root or os.environ.get(TMP_ENV) or os.path.join(
         tempfile.gettempdir(), f"lmr-spark-{os.getpid()}")
@@ -99,17 +122,18 @@ def base_conf(cores: int | None = None, memory: str | None = None,
     }
 
 
-def get_spark(extra_conf: dict[str, str] | None = None):
+def get_spark(extra_conf: dict[str, str] | None = None, workload_bytes: int | None = None):
     """This process's SparkSession, created on first call.
 
     ``extra_conf`` (a job's ``spark_conf``) applies in full to a new session; on a warm
     session only runtime-modifiable keys (``spark.sql.*`` mostly) can still change.
+    ``workload_bytes`` (what the caller is about to read) lets ``auto`` pick the JVM profile.
     """
     with _lock:   # tasks on a worker's threads share the session: create it once
-        return _get_or_create(extra_conf)
+        return _get_or_create(extra_conf, workload_bytes)
 
 
-def _get_or_create(extra_conf: dict[str, str] | None):
+def _get_or_create(extra_conf: dict[str, str] | None, workload_bytes: int | None):
     global _session, _started_at, _startup_seconds
     if _session is None:
         os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
@@ -118,7 +142,8 @@ def _get_or_create(extra_conf: dict[str, str] | None):
         os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
         from pyspark.sql import SparkSession
 
-        conf = {**base_conf(), **(extra_conf or {})}
+        profile = jvm_profile(workload_bytes=workload_bytes)
+        conf = {**base_conf(profile=profile), **(extra_conf or {})}
         builder = SparkSession.builder
         for key, value in conf.items():
             builder = builder.config(key, value)
@@ -126,7 +151,8 @@ def _get_or_create(extra_conf: dict[str, str] | None):
         _session = builder.getOrCreate()
         _session.sparkContext.setLogLevel("WARN")
         _startup_seconds = time.monotonic() - _started_at
-        log.info("spark session started in %.1fs (%s)", _startup_seconds, conf["spark.master"])
+        log.info("spark session started in %.1fs (%s, %s JVM profile)", _startup_seconds,
+                 conf["spark.master"], profile)
     elif extra_conf:
         apply_runtime_conf(_session, extra_conf)
     return _session

@@ -124,7 +124,7 @@ def _map(spec: JobSpec, task: MapTask, storage: Storage) -> MapResult:
     ctx = TaskContext(spec.job_id, task.task_id, task.input_uris,
                       task_logger(spec.job_id, task.task_id, task.input_uris))
     cold = not session.is_started()
-    spark = session.get_spark(spec.spark_conf)
+    spark = session.get_spark(spec.spark_conf, workload_bytes=task.bytes)
     mapper = _user_class(spec, "mapper", Mapper)
     # MAPPER_ONLY: the intermediate files ARE the destination's files, in its format.
     # (job.json may lack a format: the coordinator cannot import classes to fill it in.)
@@ -216,13 +216,13 @@ def run_reduce_task(spec: JobSpec, tasks: list[MapTask], storage: Storage | None
     storage = storage or Storage()
     started_at, t0 = time.time(), time.monotonic()
     cold = not session.is_started()
-    spark = session.get_spark(spec.spark_conf)
     reducer = _user_class(spec, "reducer", Reducer)
 
     with tempfile.TemporaryDirectory(prefix="lmr-reduce-") as scratch:
         if spec.mode == "REDUCER_ONLY":
             sources = [u for t in tasks for u in t.input_uris]
             ctx = TaskContext(spec.job_id, "reduce", sources, task_logger(spec.job_id, "reduce", sources))
+            spark = session.get_spark(spec.spark_conf, workload_bytes=sum(t.bytes for t in tasks))
             local = stage(storage, sources, os.path.join(scratch, "in"))
             df = _run_user("Reducer.read", reducer.read, spark, local, ctx)
         else:
@@ -231,6 +231,8 @@ def run_reduce_task(spec: JobSpec, tasks: list[MapTask], storage: Storage | None
             ctx = TaskContext(spec.job_id, "reduce", sources, task_logger(spec.job_id, "reduce", sources))
             if not results:
                 raise UserCodeError(f"job {spec.job_id}: no map task committed; nothing to reduce")
+            spark = session.get_spark(spec.spark_conf,
+                                      workload_bytes=sum(r.bytes_out for r in results.values()))
             local = stage(storage, sources, os.path.join(scratch, "in"))
             # An explicit file list: Spark cannot infer a schema from nested task folders.
             df = spark.read.parquet(*local)

@@ -74,10 +74,11 @@ class _TaskStreams(io.TextIOBase):
         self._fallback.flush()
 
 
-def _init_worker(cores: int, log_dir: str) -> None:
+def _init_worker(cores: int, log_dir: str, workload_bytes: int) -> None:
     global _worker_log
     os.environ["LMR_SPARK_CORES"] = str(cores)
     cds.use_local_cache()
+    session.expect_workload(workload_bytes)
     # Spark's JVM inherits fds 1 and 2: its output lands in the worker log, not on the
     # terminal; each task gets the JVM lines written while it ran.
     os.makedirs(log_dir, exist_ok=True)
@@ -175,7 +176,8 @@ class LocalRunner:
         if not is_s3(plan.spec.work_dir):
             log_dir = os.path.join(JobLayout(plan.spec.work_dir, plan.job_id).job_dir, "logs", "workers")
         # A task per core in each worker: Spark's local[cores] runs their jobs side by side.
-        return WorkerPool(n, cores, initializer=_init_worker, initargs=(cores, log_dir),
+        share = sum(t.bytes for t in plan.tasks) // n
+        return WorkerPool(n, cores, initializer=_init_worker, initargs=(cores, log_dir, share),
                           finalizer=_exit_worker)
 
     def _pool_size(self, executor: Executor) -> int:
@@ -208,27 +210,34 @@ class LocalRunner:
         return status
 
     def _map_phase(self, plan: Plan, executor: Executor):
+        """Run every uncommitted task, retrying retryable failures.
+
+        A worker runs several tasks at once, so when one dies nobody knows which task killed
+        it: each task it held is run again *alone*, not charged a retry. A task that kills
+        a worker while alone is the culprit and is charged (a crash that repeats fails it).
+        """
         spec, emit = plan.spec, self.on_event
         results: dict[str, MapResult] = {}
         failed: list[FailedTask] = []
-        queue: deque[tuple[MapTask, int]] = deque()
+        queue: deque[tuple[MapTask, int, int]] = deque()   # (task, attempt, charged failures)
+        alone: deque[tuple[MapTask, int, int]] = deque()   # suspects: each runs by itself
         for task in plan.tasks:
             prior = committed_result(spec, task.task_id, self.storage)
             if prior is not None:   # resume: an earlier run committed this task
                 results[task.task_id] = prior.skipped()
                 emit({"event": "task_done", "result": results[task.task_id], "attempt": 0})
             else:
-                queue.append((task, 1))
+                queue.append((task, 1, 0))
         first_start: dict[str, float] = {}
-        delayed: list[tuple[float, MapTask, int]] = []
-        running: dict[Future, tuple[MapTask, int]] = {}
+        delayed: list[tuple[float, MapTask, int, int]] = []
+        running: dict[Future, tuple[MapTask, int, int]] = {}
         spec_dict = spec.to_dict()
         limit = min(self._pool_size(executor), spec.max_concurrency)
 
-        def settle(task: MapTask, attempt: int, error: dict) -> None:
-            delay = retry_delay(spec, error["errorType"], attempt)
+        def settle(task: MapTask, attempt: int, charged: int, error: dict) -> None:
+            delay = retry_delay(spec, error["errorType"], charged + 1)
             if delay is not None:
-                delayed.append((time.monotonic() + delay, task, attempt + 1))
+                delayed.append((time.monotonic() + delay, task, attempt + 1, charged + 1))
                 emit({"event": "task_retry", "task_id": task.task_id, "attempt": attempt,
                       "delay_s": delay, "error": error})
             else:
@@ -238,41 +247,58 @@ class LocalRunner:
                 emit({"event": "task_failed", "task_id": task.task_id, "inputs": task.input_uris,
                       "error": error, "attempts": attempt})
 
-        while queue or delayed or running:
+        def submit(task: MapTask, attempt: int, charged: int) -> None:
+            running[executor.submit(map_in_worker, spec_dict, task.to_dict(), attempt)] = (task, attempt, charged)
+            first_start.setdefault(task.task_id, time.time())
+            emit({"event": "task_started", "task_id": task.task_id, "attempt": attempt})
+
+        while queue or alone or delayed or running:
             now = time.monotonic()
             for item in [d for d in delayed if d[0] <= now]:
                 delayed.remove(item)
                 queue.append(item[1:])
-            while queue and len(running) < limit:
-                task, attempt = queue.popleft()
-                running[executor.submit(map_in_worker, spec_dict, task.to_dict(), attempt)] = (task, attempt)
-                first_start.setdefault(task.task_id, time.time())
-                emit({"event": "task_started", "task_id": task.task_id, "attempt": attempt})
+            if alone:
+                if not running:
+                    submit(*alone.popleft())
+            else:
+                while queue and len(running) < limit:
+                    submit(*queue.popleft())
             timeout = max(0.05, min(d[0] for d in delayed) - now) if delayed else None
+            held = len(running)
             done, _ = wait(list(running), timeout=timeout, return_when=FIRST_COMPLETED)
-            broken = False
+            lost: list[tuple[MapTask, int, int]] = []
             for future in done:
-                task, attempt = running.pop(future)
+                item = running.pop(future)
                 try:
                     outcome = future.result()
                 except BrokenProcessPool:
-                    broken = True
-                    outcome = {"ok": False, "error": {
-                        "errorType": "WorkerDiedError",
-                        "errorMessage": "the worker process died (killed by the OS or a signal)"}}
+                    lost.append(item)
+                    continue
+                task, attempt, charged = item
                 if outcome["ok"]:
                     results[task.task_id] = replace(MapResult.from_dict(outcome["result"]), attempts=attempt)
                     emit({"event": "task_done", "result": results[task.task_id], "attempt": attempt})
                 else:
-                    settle(task, attempt, outcome["error"])
-            if broken:
-                # A dead worker breaks the whole pool: every task still in it is retried.
-                for future, (task, attempt) in list(running.items()):
-                    running.pop(future)
-                    settle(task, attempt, {"errorType": "WorkerDiedError",
-                                           "errorMessage": "lost with a dead worker process"})
-                executor.shutdown(wait=False, cancel_futures=True)
-                executor = self._executor(plan)
+                    settle(task, attempt, charged, outcome["error"])
+            if not lost:
+                continue
+            # A dead worker breaks the whole pool: every task still in it is lost too.
+            lost += running.values()
+            running.clear()
+            executor.shutdown(wait=False, cancel_futures=True)
+            executor = self._executor(plan)
+            if held == 1:
+                [(task, attempt, charged)] = lost
+                settle(task, attempt, charged, {
+                    "errorType": "WorkerDiedError",
+                    "errorMessage": "the worker process died (killed by the OS or a signal)"})
+                continue
+            for task, attempt, charged in lost:
+                alone.append((task, attempt + 1, charged))
+                emit({"event": "task_retry", "task_id": task.task_id, "attempt": attempt, "delay_s": 0.0,
+                      "error": {"errorType": "WorkerDiedError",
+                                "errorMessage": f"lost with a worker process that died running {held} "
+                                                "tasks; re-run alone, not counted against retries"}})
         ordered = [results[t.task_id] for t in plan.tasks if t.task_id in results]
         return ordered, failed, executor
 
