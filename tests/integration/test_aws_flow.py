@@ -177,7 +177,8 @@ def test_lmr_submit_and_status_follow_a_job_to_the_end(stack, aws, samples, tmp_
     manifest.write_text(json.dumps({"name": "wc-cli", "mapper": "jobs.wordcount:SplitWords",
                                     "reducer": "jobs.wordcount:SumCounts",
                                     "input": {"prefix": f"s3://{stack.bucket}/inputs/wc-cli/"},
-                                    "output": {"path": f"s3://{stack.bucket}/outputs/wc-cli"}}))
+                                    "output": {"path": f"s3://{stack.bucket}/outputs/wc-cli"},
+                                    "task_bytes": 1}))
     assert main(["submit", str(manifest), "--stack", "lmr-cli", "--json"]) == 0
     # (the in-process coordinator's log lines share this stdout; on AWS they do not)
     submitted = last_json_line(capsys.readouterr().out, "manifest")

@@ -84,7 +84,8 @@ def test_handlers_chain_from_an_s3_event_to_status(deployed, s3, spark, captured
     bucket, sfn = deployed["bucket"], deployed["sfn"]
     upload = event("s3_put_manifest.json", BUCKET=bucket)
     [job] = coordinator.handler(upload, context("coordinator"))["jobs"]
-    assert job["started"] and job["tasks"] == len(deployed["files"])
+    # The three small files are packed into one map task (default task_bytes).
+    assert job["started"] and job["tasks"] == 1
     job_id = job["job_id"]
     [execution] = sfn.list_executions(stateMachineArn=deployed["arn"])["executions"]
     assert execution["name"] == job_id
@@ -99,6 +100,7 @@ def test_handlers_chain_from_an_s3_event_to_status(deployed, s3, spark, captured
     assert len(sfn.list_executions(stateMachineArn=deployed["arn"])["executions"]) == 1
 
     tasks = read_json(s3, bucket, f"jobs/{job_id}/tasks.json")
+    assert [len(t["inputs"]) for t in tasks] == [len(deployed["files"])]   # packed
     results = [mapper.handler(event("mapper_task.json", JOB_ID=job_id, BUCKET=bucket,
                                     TASK_ID=t["task_id"], INPUTS=t["inputs"]), context("mapper"))
                for t in tasks]
@@ -136,7 +138,7 @@ def test_finalize_after_a_caught_error_writes_failed_with_the_error(deployed, s3
     assert status["state"] == "FAILED"
     assert status["reason"].startswith("States.ExceedToleratedFailureThreshold: The specified tolerated")
     written = read_json(s3, bucket, f"jobs/{job['job_id']}/status.json")
-    assert written["state"] == "FAILED" and written["tasks_failed"] == len(deployed["files"])
+    assert written["state"] == "FAILED" and written["tasks_failed"] == 1   # one packed task
     assert not s3.list_objects_v2(Bucket=bucket, Prefix="outputs/").get("Contents")
 
 
@@ -165,4 +167,4 @@ def test_the_same_manifest_uploaded_twice_at_once_makes_one_job(deployed, s3):
     executions = deployed["sfn"].list_executions(stateMachineArn=deployed["arn"])["executions"]
     assert [e["name"] for e in executions] == [answers[0]["job_id"]]
     status = read_json(s3, deployed["bucket"], f"jobs/{answers[0]['job_id']}/status.json")
-    assert status["state"] == "RUNNING" and status["tasks_total"] == len(deployed["files"])
+    assert status["state"] == "RUNNING" and status["tasks_total"] == 1     # one packed task
