@@ -129,16 +129,31 @@ def _representative_job() -> None:
 
 def build(path: str) -> None:
     """Run the representative job in a fresh process whose JVM writes ``path`` at exit."""
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    env = {**os.environ, ARCHIVE_ENV: os.path.abspath(path), _BUILD_FLAG: "1"}
+    path = os.path.abspath(path)
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    partial = f"{path}.{os.getpid()}.tmp"   # renamed when whole: never a truncated archive at path
+    env = {k: v for k, v in os.environ.items() if k != CDS_ENV}
+    env.update({ARCHIVE_ENV: partial, _BUILD_FLAG: "1"})
     subprocess.run([sys.executable, "-c", "from engine.cds import _representative_job as r; r()"],
                    env=env, check=True)
-    if not os.path.isfile(path):
-        raise RuntimeError(f"the JVM wrote no class archive at {path}")
+    if not os.path.isfile(partial):
+        raise RuntimeError(f"the JVM wrote no class archive at {partial}")
+    os.replace(partial, path)
     print(f"class archive {path}: {os.path.getsize(path) / 1e6:.0f} MB")
 
 
+def ensure_cached() -> str | None:
+    """The local cache's archive for this JDK + pyspark, built now if missing (None: no java)."""
+    path = cached_archive()
+    if path is not None and not os.path.isfile(path):
+        build(path)
+    return path
+
+
 if __name__ == "__main__":
-    if len(sys.argv) != 3 or sys.argv[1] != "build":
-        sys.exit("usage: python -m engine.cds build ARCHIVE_PATH")
-    build(sys.argv[2])
+    if len(sys.argv) == 3 and sys.argv[1] == "build":
+        build(sys.argv[2])
+    elif len(sys.argv) == 2 and sys.argv[1] == "cache":
+        print(ensure_cached() or "no java found: set JAVA_HOME or put java on PATH")
+    else:
+        sys.exit("usage: python -m engine.cds build ARCHIVE_PATH | python -m engine.cds cache")
