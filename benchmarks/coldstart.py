@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -88,8 +89,10 @@ def _plan(work: Path, data: Path) -> Path:
     return path
 
 
-def _run(cmd: list[str], env: dict[str, str], stamps: Path) -> dict[str, float]:
+def _run(cmd: list[str], env: dict[str, str], stamps: Path, jobs: Path) -> dict[str, float]:
     stamps.unlink(missing_ok=True)
+    for folder in jobs.glob("*/intermediate"):   # else the task finds its commit marker and skips
+        shutil.rmtree(folder)
     started = time.time()
     done = subprocess.run(cmd, cwd=ROOT, env={**os.environ, **env, STAMPS_ENV: str(stamps)},
                           capture_output=True, text=True)
@@ -108,6 +111,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from engine import cds
 
+    os.environ["LMR_JOB_PACKAGES"] = "jobs,benchmarks"   # the probe mapper lives here
     archive = cds.ensure_cached()
     if archive is None:
         raise SystemExit("no java found: set JAVA_HOME or put java on PATH")
@@ -115,7 +119,7 @@ def main(argv: list[str] | None = None) -> int:
     [data] = write_crawl(str(work / "in"), files=1, records=RECORDS)
     event = _plan(work, Path(data))
     me = [sys.executable, "-m", "benchmarks.coldstart"]
-    base = {"LMR_JOB_PACKAGES": "jobs,benchmarks", "PYTHONPATH": str(ROOT), "SPARK_LOCAL_IP": "127.0.0.1"}
+    base = {"PYTHONPATH": str(ROOT), "SPARK_LOCAL_IP": "127.0.0.1"}
     for key in ("LMR_JVM_PROFILE", "LMR_CDS", "LMR_CDS_ARCHIVE", "LMR_SPARK_CORES", "LMR_DRIVER_MEMORY"):
         os.environ.pop(key, None)   # each variant's settings are its own
     variants = [
@@ -127,7 +131,7 @@ def main(argv: list[str] | None = None) -> int:
           f"{args.runs} run(s) per variant")
     medians = {}
     for name, cmd, env in variants:
-        runs = [_run(cmd, {**base, **env}, work / "stamps") for _ in range(args.runs)]
+        runs = [_run(cmd, {**base, **env}, work / "stamps", work / "work" / "jobs") for _ in range(args.runs)]
         medians[name] = {m: statistics.median(r[m] for r in runs) for m in ("user_code", "done")}
     default = medians["default pyspark"]["user_code"]
     print(f"\n{'':<16} {'to user code s':>15} {'to task done s':>15} {'vs default':>11}")

@@ -125,6 +125,9 @@ def _representative_job() -> None:
         for task in plan.tasks:
             run_map_task(spec, task)
         reduce_job(spec, list(plan.tasks))
+    from .session import stop_spark
+
+    stop_spark()   # waits for the JVM to exit, which is when it writes the archive
 
 
 def build(path: str) -> None:
