@@ -137,13 +137,15 @@ def _map(spec: JobSpec, task: MapTask, storage: Storage) -> MapResult:
         df_seen, corrupt = observe_rejects(df, seen)
         good = without_rejects(df_seen, corrupt)
         mapped = _run_user("Mapper.map", mapper.map, good, ctx)
-        produced, written = Observation(), Observation()
-        out = mapped.observe(produced, F.count(F.lit(1)).alias("rows"))
+        produced = written = Observation()
+        out = mapped.observe(produced, F.expr("count(1) AS rows"))
         if spec.mode == "MAPPER_AND_REDUCER":
-            out = _for_reducer(spec, spark, out, ctx)
+            out, combined = _for_reducer(spec, spark, out, ctx)
+            if combined:   # partials, not rows: count what is written as well
+                written = Observation()
+                out = out.observe(written, F.expr("count(1) AS rows"))
         out_dir = os.path.join(scratch, "out")
-        _run_user("writing the mapper's output", write_frame,
-                  out.observe(written, F.count(F.lit(1)).alias("rows")), out_dir, out_format)
+        _run_user("writing the mapper's output", write_frame, out, out_dir, out_format)
         rows_in, rejected = seen.get["rows"], seen.get["bad"]
         rows_out, rows_written = produced.get["rows"], written.get["rows"]
 
@@ -183,14 +185,15 @@ def _map(spec: JobSpec, task: MapTask, storage: Storage) -> MapResult:
 
 
 def _for_reducer(spec: JobSpec, spark, mapped, ctx: TaskContext):
-    """What the reducer will read of this task: the combiner's partials (if the Reducer
-    has one), and only the columns its query uses."""
+    """(What the reducer will read of this task, whether a combiner made it): the
+    combiner's partials (if the Reducer has one), and only the columns its query uses."""
     from .pruning import used_columns
 
     reducer = _user_class(spec, "reducer", Reducer)
-    out = _run_user("Reducer.combine", reducer.combine, mapped, ctx)
+    combined = type(reducer).combine is not Reducer.combine
+    out = _run_user("Reducer.combine", reducer.combine, mapped, ctx) if combined else mapped
     used = used_columns(spark, reducer, out.schema, ctx)
-    return out.select(*used) if used else out
+    return (out.select(*used) if used else out), combined
 
 
 def committed_results(spec: JobSpec, tasks: list[MapTask], storage: Storage) -> dict[str, MapResult]:
