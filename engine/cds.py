@@ -56,8 +56,41 @@ def archive_flags() -> list[str]:
     if os.path.isfile(final):
         return [f"-XX:SharedArchiveFile={final}"]
     os.makedirs(os.path.dirname(final), exist_ok=True)
+    _remove_abandoned(final)
     _pending = (f"{final}.{os.getpid()}.tmp", final)
     return [f"-XX:ArchiveClassesAtExit={_pending[0]}"]
+
+
+def describe(flags: list[str]) -> str:
+    """What the flags do, for the session's log line."""
+    for flag in flags:
+        if flag.startswith("-XX:SharedArchiveFile="):
+            return f"class archive {flag.split('=', 1)[1]}"
+        if flag.startswith("-XX:ArchiveClassesAtExit="):
+            return "writing a class archive at exit"
+    return "no class archive"
+
+
+def _remove_abandoned(final: str) -> None:
+    """Half-written archives of processes that died (a SIGKILLed worker never renames its own)."""
+    folder, name = os.path.split(final)
+    for entry in os.listdir(folder):
+        pid = entry[len(name) + 1:-len(".tmp")]
+        if entry.startswith(name + ".") and entry.endswith(".tmp") and pid.isdigit() and not _alive(int(pid)):
+            try:
+                os.remove(os.path.join(folder, entry))
+            except OSError:
+                pass
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def commit_archive() -> str | None:

@@ -14,6 +14,8 @@ import tempfile
 import threading
 import time
 
+from . import cds
+
 CORES_ENV = "LMR_SPARK_CORES"            # Spark's local[N]; default: every core
 DRIVER_MEMORY_ENV = "LMR_DRIVER_MEMORY"  # e.g. "2g"; default: from Lambda's memory, or 1g
 JVM_PROFILE_ENV = "LMR_JVM_PROFILE"      # "auto" (default), "startup" or "throughput"
@@ -89,9 +91,7 @@ def jvm_options(profile: str = "throughput", tmp_root: str | None = None) -> str
         flags.append("-XX:TieredStopAtLevel=1")
     if tmp_root:
         flags += [f"-Djava.io.tmpdir={tmp_root}", f"-Dderby.system.home={tmp_root}"]
-    from .cds import archive_flags
-
-    return " ".join(flags + archive_flags())
+    return " ".join(flags + cds.archive_flags())
 
 
 def base_conf(cores: int | None = None, memory: str | None = None,
@@ -151,8 +151,8 @@ def _get_or_create(extra_conf: dict[str, str] | None, workload_bytes: int | None
         _session = builder.getOrCreate()
         _session.sparkContext.setLogLevel("WARN")
         _startup_seconds = time.monotonic() - _started_at
-        log.info("spark session started in %.1fs (%s, %s JVM profile)", _startup_seconds,
-                 conf["spark.master"], profile)
+        log.info("spark session started in %.1fs (%s, %s JVM profile, %s)", _startup_seconds,
+                 conf["spark.master"], profile, cds.describe(conf["spark.driver.extraJavaOptions"].split()))
     elif extra_conf:
         apply_runtime_conf(_session, extra_conf)
     return _session
