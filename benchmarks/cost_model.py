@@ -42,10 +42,10 @@ class Job:
 
 @dataclass(frozen=True)
 class Assumptions:
-    mb_s_per_vcpu: float = 20.0         # Spark's map speed per vCPU (see the README's figures)
-    intermediate_ratio: float = 0.05    # intermediate bytes / input bytes (column pruning, combiner)
+    mb_s_per_vcpu: float = 50.0         # a warm lmr task: 90-110 MB/s on 2 cores (benchmarks.task_overhead)
+    intermediate_ratio: float = 0.01    # intermediate / input bytes: crawl, pruned, measured 0.8%
     lambda_memory_mb: int = 3008        # 1,769 MB = 1 vCPU
-    cold_s: float = 8.0                 # a mapper's cold start to task done, small file
+    cold_s: float = 4.4                 # a mapper's cold start to task done, AppCDS (benchmarks.coldstart)
     warm_s: float = 0.4                 # a warm task's fixed cost
     concurrency: int = 1000             # Lambda's default account limit
     emr_workers: int = 25               # 4 vCPU / 16 GB each, plus one driver of the same size

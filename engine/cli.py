@@ -291,7 +291,7 @@ def build_parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="run a job locally")
     run.add_argument("manifest", help="manifest file (JSON, or a text list of input URIs)")
     run.add_argument("--workers", type=int, default=None,
-                     help="worker processes (default: what cores and memory hold; 0 = in this process)")
+                     help="worker processes, each running a task per core it gets (default 1; 0 = in this process)")
     run.add_argument("--quiet", "-q", action="store_true", help="no per-task lines")
     run.add_argument("--fresh", action="store_true",
                      help="discard committed tasks of an earlier run of this job and start over")
