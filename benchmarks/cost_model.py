@@ -124,6 +124,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--files", type=int, help="one job of FILES files ...")
     parser.add_argument("--file-mb", type=float, help="... of FILE_MB MB each (default: the scenarios)")
     args = parser.parse_args(argv)
+    if (args.files is None) != (args.file_mb is None):
+        parser.error("--files and --file-mb go together")
     a = Assumptions(**{k: getattr(args, k) for k in vars(defaults)})
     jobs = [Job(f"{args.files} x {args.file_mb} MB", args.files, args.file_mb)] if args.files else SCENARIOS
     print("assumptions: " + ", ".join(f"{k}={v}" for k, v in vars(a).items()))
