@@ -129,10 +129,12 @@ def main(argv: list[str] | None = None) -> int:
     ]
     print(f"one {os.path.getsize(data) / 1e6:.2f} MB crawl file per cold process, {os.cpu_count()} cores, "
           f"{args.runs} run(s) per variant")
-    medians = {}
-    for name, cmd, env in variants:
-        runs = [_run(cmd, {**base, **env}, work / "stamps", work / "work" / "jobs") for _ in range(args.runs)]
-        medians[name] = {m: statistics.median(r[m] for r in runs) for m in ("user_code", "done")}
+    runs: dict[str, list[dict[str, float]]] = {name: [] for name, _, _ in variants}
+    for _ in range(args.runs):   # round-robin: a slow spell of the machine hits every variant
+        for name, cmd, env in variants:
+            runs[name].append(_run(cmd, {**base, **env}, work / "stamps", work / "work" / "jobs"))
+    medians = {name: {m: statistics.median(r[m] for r in rs) for m in ("user_code", "done")}
+               for name, rs in runs.items()}
     default = medians["default pyspark"]["user_code"]
     print(f"\n{'':<16} {'to user code s':>15} {'to task done s':>15} {'vs default':>11}")
     for name, m in medians.items():

@@ -148,6 +148,7 @@ def _get_or_create(extra_conf: dict[str, str] | None, workload_bytes: int | None
         for key, value in conf.items():
             builder = builder.config(key, value)
         _started_at = time.monotonic()
+        threading.Thread(target=_import_what_pyspark_needs_next, daemon=True, name="lmr-prefetch").start()
         _session = builder.getOrCreate()
         _session.sparkContext.setLogLevel("WARN")
         _startup_seconds = time.monotonic() - _started_at
@@ -156,6 +157,17 @@ def _get_or_create(extra_conf: dict[str, str] | None, workload_bytes: int | None
     elif extra_conf:
         apply_runtime_conf(_session, extra_conf)
     return _session
+
+
+def _import_what_pyspark_needs_next() -> None:
+    """pyspark's first call into a new JVM imports pyspark.testing.utils (pandas, numpy:
+    about 0.4 s) after the JVM is up. Imported here, on a thread, while the JVM boots and
+    the main thread waits for it, that time is hidden. A failure here is not reported:
+    the main thread's own import of the module raises it."""
+    try:
+        import pyspark.testing.utils  # noqa: F401
+    except ImportError:
+        pass
 
 
 def apply_runtime_conf(spark, conf: dict[str, str]) -> None:
