@@ -11,6 +11,8 @@ from __future__ import annotations
 import logging
 import tempfile
 import threading
+from collections import Counter
+from dataclasses import replace
 
 log = logging.getLogger(__name__)
 
@@ -29,9 +31,12 @@ def used_columns(spark, reducer, schema, ctx) -> list[str] | None:
 
 
 def _plan_columns(spark, reducer, schema, ctx) -> list[str] | None:
+    # The user's reduce() runs here only to be planned: what it adds to counters must not
+    # land in the map task's result.
+    planning_ctx = replace(ctx, task_id="reduce", counters=Counter())
     try:
         with tempfile.TemporaryDirectory(prefix="lmr-prune-") as empty:
-            query = reducer.reduce(spark.read.schema(schema).parquet(empty), ctx)
+            query = reducer.reduce(spark.read.schema(schema).parquet(empty), planning_ctx)
             read = _scanned_columns(query)
     except Exception as exc:   # a reducer that cannot run on no rows, a plan we cannot read
         log.warning("could not work out the reducer's columns (%s); writing all of them", exc)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+import subprocess
 import sys
 import tempfile
 import threading
@@ -193,5 +194,5 @@ def stop_spark() -> None:
         proc.stdin.close()   # the gateway JVM exits on EOF of its stdin
         try:
             proc.wait(timeout=120)
-        except Exception:
-            log.warning("the Spark JVM (pid %s) did not exit", proc.pid)
+        except subprocess.TimeoutExpired:
+            log.warning("the Spark JVM (pid %s) did not exit in 120 s", proc.pid)

@@ -3,7 +3,7 @@
 from pyspark.sql import functions as F
 
 from engine import Mapper, Reducer
-from jobs.crawl import SCHEMA, ExtractDocuments
+from jobs.crawl import SCHEMA, ExtractDocuments, P90ContentLengthByLanguage
 from jobs.wordcount import SplitWords
 
 
@@ -77,3 +77,11 @@ class HangOnce(SplitWords):
             os.rename(pid_file + ".tmp", pid_file)
             time.sleep(600)
         return super().map(df, ctx)
+
+
+class CountingP90(P90ContentLengthByLanguage):
+    """The crawl reducer, counting its calls (map tasks also plan it, for column pruning)."""
+
+    def reduce(self, df, ctx):
+        ctx.counters["reduce_calls"] += 1
+        return super().reduce(df, ctx)

@@ -94,6 +94,16 @@ def test_map_tasks_write_only_the_columns_the_reducer_reads(samples, tmp_path):
         assert pq.read_schema(part).names == ["language", "content_length"]
 
 
+def test_planning_the_reducer_for_pruning_leaves_the_map_tasks_counters_alone(samples, tmp_path):
+    files = sorted((samples / "crawl").glob("*.jsonl"))
+    status, _, _ = run_local({**CRAWL, "reducer": "tests.testjobs:CountingP90",
+                              "input": {"files": [str(f) for f in files]},
+                              "output": {"path": str(tmp_path / "out")}}, tmp_path)
+    assert status.state == "SUCCEEDED", status.reason
+    assert [t.counters.get("reduce_calls", 0) for t in status.tasks] == [0] * len(files)
+    assert status.reduce.counters == {"reduce_calls": 1}
+
+
 def test_wordcount_matches_collections_counter(samples, tmp_path):
     files = sorted((samples / "wordcount").glob("*.txt"))
     status, spec, _ = run_local({"name": "wc", "mapper": "jobs.wordcount:SplitWords",
