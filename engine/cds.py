@@ -57,8 +57,13 @@ def archive_flags() -> list[str]:
         return [f"-XX:SharedArchiveFile={final}"]
     os.makedirs(os.path.dirname(final), exist_ok=True)
     _remove_abandoned(final)
-    _pending = (f"{final}.{os.getpid()}.tmp", final)
+    _pending = (_partial(final), final)
     return [f"-XX:ArchiveClassesAtExit={_pending[0]}"]
+
+
+def _partial(final: str, pid: int | None = None) -> str:
+    """Where a process writes an archive before renaming it to ``final`` when whole."""
+    return f"{final}.{os.getpid() if pid is None else pid}.tmp"
 
 
 def describe(flags: list[str]) -> str:
@@ -76,9 +81,10 @@ def _remove_abandoned(final: str) -> None:
     folder, name = os.path.split(final)
     for entry in os.listdir(folder):
         pid = entry[len(name) + 1:-len(".tmp")]
-        if entry.startswith(name + ".") and entry.endswith(".tmp") and pid.isdigit() and not _alive(int(pid)):
+        path = os.path.join(folder, entry)
+        if pid.isdigit() and path == _partial(final, int(pid)) and not _alive(int(pid)):
             try:
-                os.remove(os.path.join(folder, entry))
+                os.remove(path)
             except OSError:
                 pass
 
@@ -88,8 +94,8 @@ def _alive(pid: int) -> bool:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
-    except PermissionError:
-        return True
+    except PermissionError:   # someone else's process: alive
+        pass
     return True
 
 
@@ -167,7 +173,7 @@ def build(path: str) -> None:
     """Run the representative job in a fresh process whose JVM writes ``path`` at exit."""
     path = os.path.abspath(path)
     os.makedirs(os.path.dirname(path), exist_ok=True)
-    partial = f"{path}.{os.getpid()}.tmp"   # renamed when whole: never a truncated archive at path
+    partial = _partial(path)   # renamed when whole: never a truncated archive at path
     env = {k: v for k, v in os.environ.items() if k != CDS_ENV}
     env.update({ARCHIVE_ENV: partial, _BUILD_FLAG: "1"})
     subprocess.run([sys.executable, "-c", "from engine.cds import _representative_job as r; r()"],

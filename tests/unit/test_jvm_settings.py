@@ -74,3 +74,19 @@ def test_the_image_archive_is_used_only_if_present(tmp_path, monkeypatch):
     assert cds.archive_flags() == []
     (tmp_path / "spark.jsa").write_bytes(b"x")
     assert cds.archive_flags() == [f"-XX:SharedArchiveFile={tmp_path / 'spark.jsa'}"]
+
+
+def test_half_written_archives_of_dead_processes_are_removed_live_ones_kept(tmp_path, monkeypatch):
+    import subprocess
+
+    monkeypatch.setenv(cds.CACHE_ENV, str(tmp_path))
+    final = cds.cached_archive()
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    (tmp_path / f"{os.path.basename(final)}.{dead.pid}.tmp").write_bytes(b"half")
+    (tmp_path / f"{os.path.basename(final)}.{os.getppid()}.tmp").write_bytes(b"writing")
+    (tmp_path / "unrelated.tmp").write_bytes(b"x")
+    cds.use_local_cache()
+    cds.archive_flags()
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        [f"{os.path.basename(final)}.{os.getppid()}.tmp", "unrelated.tmp"])
