@@ -18,7 +18,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from .measure import ROOT, measure
+from .measure import ROOT, crawl_manifest, lmr_run, measure
 
 PRESETS = {"quick": {"files": 4, "mb": 2.0}, "full": {"files": 8, "mb": 50.0}}
 
@@ -45,14 +45,10 @@ def documents_by_language(paths: list[str]) -> dict[str, int]:
 
 def _lmr(data: Path, work: Path, reducer: str, workers: int | None) -> tuple[list[str], Path]:
     out = work / f"lmr-out-{reducer.rsplit(':', 1)[1]}"
-    manifest = work / f"{out.name}.json"
-    manifest.write_text(json.dumps({
-        "name": "bench-crawl", "mapper": "jobs.crawl:ExtractDocuments", "reducer": reducer,
-        "max_rejected_ratio": 0.5, "input": {"prefix": str(data), "glob": "*.jsonl"},
-        "output": {"path": str(out)}}))
-    cmd = [sys.executable, "-m", "engine.cli", "run", str(manifest), "--fresh", "--json",
-           "--work-dir", str(work / "work")]
-    return cmd + (["--workers", str(workers)] if workers is not None else []), out
+    manifest = crawl_manifest(work / f"{out.name}.json", "bench-crawl",
+                              {"prefix": str(data), "glob": "*.jsonl"}, out, reducer=reducer)
+    flags = ["--workers", str(workers)] if workers is not None else []
+    return lmr_run(manifest, work / "work", *flags), out
 
 
 def _published(out: Path) -> list[str]:

@@ -27,6 +27,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from .measure import crawl_manifest, positive_int
 from .probe import STAMPS_ENV
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -70,12 +71,8 @@ def _plan(work: Path, data: Path) -> Path:
     from engine.spec import load_manifest
     from engine.storage import Storage
 
-    manifest = work / "manifest.json"
-    manifest.write_text(json.dumps({
-        "name": "coldstart", "mapper": "benchmarks.probe:ProbeDocuments",
-        "reducer": "jobs.crawl:P90ContentLengthByLanguage", "max_rejected_ratio": 0.5,
-        "input": {"files": [str(data)]}, "output": {"path": str(work / "out")},
-        "work_dir": str(work / "work")}))
+    manifest = crawl_manifest(work / "manifest.json", "coldstart", {"files": [str(data)]}, work / "out",
+                              mapper="benchmarks.probe:ProbeDocuments", work_dir=str(work / "work"))
     spec = load_manifest(str(manifest))
     plan = plan_job(spec)
     save_plan(plan, Storage())
@@ -104,7 +101,7 @@ def _run(cmd: list[str], env: dict[str, str], stamps: Path, jobs: Path) -> dict[
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.coldstart", description=__doc__.splitlines()[0])
-    parser.add_argument("--runs", type=int, default=3, help="cold starts per variant (median reported)")
+    parser.add_argument("--runs", type=positive_int, default=3, help="cold starts per variant (median reported)")
     args = parser.parse_args(argv)
 
     from jobs.datagen import write_crawl

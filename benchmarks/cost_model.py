@@ -126,6 +126,14 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if (args.files is None) != (args.file_mb is None):
         parser.error("--files and --file-mb go together")
+    for name in [*vars(defaults), "files", "file_mb"]:
+        value = getattr(args, name)
+        if name == "intermediate_ratio" and value < 0:
+            parser.error(f"--intermediate-ratio must be at least 0, not {value}")
+        elif name != "intermediate_ratio" and value is not None and value <= 0:
+            parser.error(f"--{name.replace('_', '-')} must be above 0, not {value}")
+    if args.glue_dpus < 2:
+        parser.error(f"--glue-dpus must be at least 2 (one runs the driver), not {args.glue_dpus}")
     a = Assumptions(**{k: getattr(args, k) for k in vars(defaults)})
     jobs = [Job(f"{args.files} x {args.file_mb} MB", args.files, args.file_mb)] if args.files else SCENARIOS
     print("assumptions: " + ", ".join(f"{k}={v}" for k, v in vars(a).items()))

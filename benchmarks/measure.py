@@ -1,14 +1,42 @@
-"""Running a command as a user would, timed from process start, with its peak memory."""
+"""What the benchmarks share: the crawl job's manifest, the ``lmr run`` command, and
+running a command as a user would, timed from process start, with its peak memory."""
 
 from __future__ import annotations
 
+import argparse
+import json
 import os
 import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+def crawl_manifest(path: Path, name: str, inputs: dict, output: Path, **fields) -> Path:
+    """Write a manifest of the example crawl job (the generated data is about 2% malformed
+    on purpose: rejects are allowed up to half)."""
+    path.write_text(json.dumps({
+        "name": name, "mapper": "jobs.crawl:ExtractDocuments",
+        "reducer": "jobs.crawl:P90ContentLengthByLanguage", "max_rejected_ratio": 0.5,
+        "input": inputs, "output": {"path": str(output)}, **fields}))
+    return path
+
+
+def lmr_run(manifest: Path, work_dir: Path, *flags: str) -> list[str]:
+    """``lmr run`` from scratch, the final status as JSON on stdout."""
+    return [sys.executable, "-m", "engine.cli", "run", str(manifest), "--fresh", "--json",
+            "--work-dir", str(work_dir), *flags]
+
+
+def positive_int(text: str) -> int:
+    """An argparse type: a whole number of at least 1."""
+    value = int(text) if text.strip().isdigit() else 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number of at least 1, not {text!r}")
+    return value
 
 
 def _tree_rss_mb(root_pid: int) -> float:

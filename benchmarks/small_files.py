@@ -16,7 +16,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from .measure import ROOT, measure
+from .measure import ROOT, crawl_manifest, lmr_run, measure
 
 SHAPES = {"40 x 1 MB": (40, 1.0), "2,000 x 20 KB": (2000, 0.02)}
 
@@ -32,14 +32,10 @@ def _data(files: int, mb: float) -> Path:
 
 
 def _run(name: str, data: Path, work: Path, **fields) -> dict:
-    manifest = work / f"{len(list(data.iterdir()))}-{fields.get('task_bytes', 'packed')}.json"
-    out = work / f"out-{manifest.stem}"
-    manifest.write_text(json.dumps({
-        "name": "small-files", "mapper": "jobs.crawl:ExtractDocuments",
-        "reducer": "jobs.crawl:P90ContentLengthByLanguage", "max_rejected_ratio": 0.5,
-        "input": {"prefix": str(data), "glob": "*.jsonl"}, "output": {"path": str(out)}, **fields}))
-    run = measure(name, [sys.executable, "-m", "engine.cli", "run", str(manifest), "--fresh", "--json",
-                         "--work-dir", str(work / "work")])
+    stem = f"{len(list(data.iterdir()))}-{fields.get('task_bytes', 'packed')}"
+    manifest = crawl_manifest(work / f"{stem}.json", "small-files", {"prefix": str(data), "glob": "*.jsonl"},
+                              work / f"out-{stem}", **fields)
+    run = measure(name, lmr_run(manifest, work / "work"))
     status = json.loads(run.pop("stdout"))
     if status["state"] != "SUCCEEDED":
         raise SystemExit(f"{name}: {status['state']}: {status.get('reason')}")

@@ -24,6 +24,7 @@ import time
 from pathlib import Path
 
 from .__main__ import generate
+from .measure import crawl_manifest, positive_int
 
 
 def plain_spark(spark, mapper, path: str, out_dir: str) -> None:
@@ -58,11 +59,8 @@ def measure_tasks(spark, storage, mapper, files: list[str], work: Path, rounds: 
     from engine.spec import load_manifest
     from engine.tasks import run_map_task
 
-    manifest = work / "m.json"
-    manifest.write_text(json.dumps({
-        "name": "overhead", "mapper": "jobs.crawl:ExtractDocuments",
-        "reducer": "jobs.crawl:P90ContentLengthByLanguage", "max_rejected_ratio": 0.5, "task_bytes": 1,
-        "input": {"files": files}, "output": {"path": str(work / "out")}, "work_dir": str(work / "work")}))
+    manifest = crawl_manifest(work / "m.json", "overhead", {"files": files}, work / "out",
+                              task_bytes=1, work_dir=str(work / "work"))
     spec = load_manifest(str(manifest))
     timings: dict[str, list[float]] = {"plain spark": [], "lmr task": []}
     for round_ in range(rounds + 1):          # round 0 warms the JIT, not timed
@@ -81,7 +79,7 @@ def measure_tasks(spark, storage, mapper, files: list[str], work: Path, rounds: 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.task_overhead", description=__doc__.splitlines()[0])
     parser.add_argument("--preset", choices=["quick", "full"], default="full")
-    parser.add_argument("--rounds", type=int, default=2, help="timed passes over the files")
+    parser.add_argument("--rounds", type=positive_int, default=2, help="timed passes over the files")
     args = parser.parse_args(argv)
     os.environ.setdefault("LMR_JVM_PROFILE", "throughput")   # a warm worker's profile
 
