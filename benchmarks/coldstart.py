@@ -45,22 +45,14 @@ def _child_pyspark(path: str, out_dir: str) -> None:
     stamp("done")
 
 
-class _LambdaContext:
-    """The fields of Lambda's context object that the handler's powertools decorators read."""
-    function_name, memory_limit_in_mb, function_version = "mapper", 3008, "$LATEST"
-    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:mapper"
-    aws_request_id = "coldstart"
-
-    def get_remaining_time_in_millis(self) -> int:
-        return 900_000
-
-
 def _child_lmr(event_path: str) -> None:
     from benchmarks.probe import stamp
     from lambdas import mapper
+    from tests.lambda_context import LambdaContext
 
     event = json.loads(Path(event_path).read_text())
-    result = mapper.handler(event, _LambdaContext())
+    result = mapper.handler(event, LambdaContext("mapper", 3008,
+                                                 "arn:aws:lambda:us-east-1:123456789012:function:mapper"))
     assert result["status"] == "SUCCEEDED", result
     stamp("done")
 

@@ -22,27 +22,16 @@ import re
 import traceback
 import uuid
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import requests
 
 from infra.translate import load_template
+from tests.lambda_context import LambdaContext
 
 ROOT = Path(__file__).resolve().parents[2]
 ACCOUNT, REGION, STACK = "123456789012", "us-east-1", "lmr-test"
-
-
-@dataclass
-class LambdaContext:
-    function_name: str
-    memory_limit_in_mb: int
-    invoked_function_arn: str
-    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
-    function_version: str = "$LATEST"
-
-    def get_remaining_time_in_millis(self) -> int:
-        return 900_000
 
 
 def _invoke_in_process(self, event=None):

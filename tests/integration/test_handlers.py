@@ -12,7 +12,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from tests.integration.aws_stack import LambdaContext
+from tests.lambda_context import LambdaContext
 from tests.oracles import word_counts
 
 EVENTS = Path(__file__).resolve().parents[1] / "fixtures" / "events"
