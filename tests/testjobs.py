@@ -85,3 +85,32 @@ class CountingP90(P90ContentLengthByLanguage):
     def reduce(self, df, ctx):
         ctx.counters["reduce_calls"] += 1
         return super().reduce(df, ctx)
+
+
+class KillsItsWorker(SplitWords):
+    """Word count's mapper, except that doc-000 SIGKILLs its own worker every time, after
+    waiting up to 3 s for doc-001 to be running beside it in the same process; doc-001,
+    when it finds doc-000 in its process, waits there to die with it."""
+
+    def map(self, df, ctx):
+        import os
+        import signal
+        import time
+
+        def marker(name: str) -> str:
+            return os.path.join(os.environ["LMR_TEST_SCRATCH"], f"{name}-{os.getpid()}")
+
+        def appears(path: str) -> bool:
+            deadline = time.monotonic() + 3
+            while not os.path.exists(path) and time.monotonic() < deadline:
+                time.sleep(0.02)
+            return os.path.exists(path)
+
+        if "doc-000" in ctx.input_path:
+            open(marker("killer"), "w").close()
+            appears(marker("beside"))
+            os.kill(os.getpid(), signal.SIGKILL)
+        if "doc-001" in ctx.input_path and appears(marker("killer")):
+            open(marker("beside"), "w").close()
+            time.sleep(600)
+        return super().map(df, ctx)

@@ -118,6 +118,20 @@ def test_a_worker_killed_with_sigkill_mid_task_is_noticed_and_the_task_retried(s
     assert read_counts(tmp_path / "out") == dict(word_counts(files))
 
 
+def test_only_the_task_that_kills_its_worker_is_charged_not_the_one_beside_it(samples, tmp_path):
+    # doc-000 kills its worker every time, with doc-001 beside it whenever they share one.
+    # With one retry, charging doc-001 for those deaths would fail it too; it must succeed.
+    (samples / "wordcount" / "doc-002.txt").unlink()
+    manifest, files = write_manifest(samples, tmp_path, mapper="tests.testjobs:KillsItsWorker",
+                                     retries=1, min_success_ratio=0.5)
+    done = lmr("run", str(manifest), "--workers", "1", env={"LMR_TEST_SCRATCH": str(tmp_path)})
+    assert done.returncode == 3, done.stdout + done.stderr                 # PARTIAL
+    status = json.loads((job_dir(tmp_path) / "status.json").read_text())
+    assert [(f["task_id"], f["error_type"]) for f in status["failed"]] == [("t00000", "WorkerDiedError")]
+    assert [t["task_id"] for t in status["tasks"]] == ["t00001"]
+    assert read_counts(tmp_path / "out") == dict(word_counts(files[1:]))
+
+
 def test_fault_points_are_checked_and_off_by_default(monkeypatch):
     from engine.faults import checkpoint
 
