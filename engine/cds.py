@@ -116,22 +116,26 @@ def commit_archive() -> str | None:
 
 
 def cached_archive() -> str | None:
-    """Where this JDK + pyspark's archive lives in the local cache (None: no java found)."""
-    java = _java()
+    """Where this JDK + Spark jars' archive lives in the local cache (None: no java or no pyspark)."""
+    java = java_path()
     if java is None:
         return None
-    import pyspark
+    from .gateway import spark_home   # not pyspark itself: a worker imports it while the JVM boots
 
+    home = spark_home()
+    if home is None:
+        return None
     modules = os.path.join(os.path.dirname(os.path.dirname(java)), "lib", "modules")
-    jars = os.path.join(os.path.dirname(pyspark.__file__), "jars")
-    identity = json.dumps([java, _stamp(modules), pyspark.__version__, jars, _stamp(jars)])
+    jars = os.path.join(home, "jars")
+    identity = json.dumps([java, _stamp(modules), jars, _stamp(jars), sorted(os.listdir(jars))])
     key = hashlib.sha256(identity.encode()).hexdigest()[:16]
     cache = os.environ.get(CACHE_ENV) or os.path.join(
         os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "lambda-mr")
     return os.path.join(cache, f"spark-{key}.jsa")
 
 
-def _java() -> str | None:
+def java_path() -> str | None:
+    """The java binary (JAVA_HOME, else PATH), symlinks resolved; None if there is none."""
     home = os.environ.get("JAVA_HOME")
     java = os.path.join(home, "bin", "java") if home else shutil.which("java")
     return os.path.realpath(java) if java and os.path.exists(java) else None

@@ -14,8 +14,9 @@ import sys
 import tempfile
 import threading
 import time
+from typing import NamedTuple
 
-from . import cds
+from . import cds, gateway
 
 CORES_ENV = "LMR_SPARK_CORES"            # Spark's local[N]; default: every core
 DRIVER_MEMORY_ENV = "LMR_DRIVER_MEMORY"  # e.g. "2g"; default: from Lambda's memory, or 1g
@@ -33,9 +34,9 @@ JVM_PROFILES = ("auto", "startup", "throughput")
 STARTUP_MAX_BYTES = 128 * 2**20
 
 _session = None
-_started_at: float | None = None
 _startup_seconds: float | None = None
 _expected_bytes: int | None = None   # what this process's JVM will read in all (a worker's share)
+_starting: "_Start | None" = None    # what start() set going, until the session exists
 _lock = threading.Lock()
 
 log = logging.getLogger(__name__)
@@ -123,40 +124,73 @@ def base_conf(cores: int | None = None, memory: str | None = None,
     }
 
 
+def start(extra_conf: dict[str, str] | None = None, workload_bytes: int | None = None) -> None:
+    """Start this process's JVM without waiting for it, so that it boots while the caller
+    stages inputs and imports code; :func:`get_spark` then connects. Does nothing if a
+    session exists or is on its way (or when only spark-submit can start it)."""
+    global _starting
+    with _lock:
+        if _session is None and _starting is None:
+            started_at = time.monotonic()
+            os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+            # Python workers must run this interpreter (a venv), not whatever python3 is on PATH.
+            os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+            os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
+            profile = jvm_profile(workload_bytes=workload_bytes)
+            conf = {**base_conf(profile=profile), **(extra_conf or {})}
+            threading.Thread(target=_import_what_pyspark_needs_next, daemon=True, name="lmr-prefetch").start()
+            _starting = _Start(conf, profile, gateway.start(conf), started_at)
+
+
+class _Start(NamedTuple):
+    conf: dict[str, str]
+    profile: str
+    launch: gateway.Launch | None   # None: pyspark starts the JVM with spark-submit
+    started_at: float
+
+
 def get_spark(extra_conf: dict[str, str] | None = None, workload_bytes: int | None = None):
-    """This process's SparkSession, created on first call.
+    """This process's SparkSession, created on first call (with the conf :func:`start`
+    was given, if it was called).
 
     ``extra_conf`` (a job's ``spark_conf``) applies in full to a new session; on a warm
     session only runtime-modifiable keys (``spark.sql.*`` mostly) can still change.
     ``workload_bytes`` (what the caller is about to read) lets ``auto`` pick the JVM profile.
     """
+    start(extra_conf, workload_bytes)
     with _lock:   # tasks on a worker's threads share the session: create it once
-        return _get_or_create(extra_conf, workload_bytes)
+        if _session is None:
+            return _create()
+        if extra_conf:
+            apply_runtime_conf(_session, extra_conf)
+        return _session
 
 
-def _get_or_create(extra_conf: dict[str, str] | None, workload_bytes: int | None):
-    global _session, _started_at, _startup_seconds
-    if _session is None:
-        os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
-        # Python workers must run this interpreter (a venv), not whatever python3 is on PATH.
-        os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
-        os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
-        from pyspark.sql import SparkSession
+def _create():
+    global _session, _startup_seconds, _starting
+    from pyspark import SparkConf, SparkContext
+    from pyspark.sql import SparkSession
 
-        profile = jvm_profile(workload_bytes=workload_bytes)
-        conf = {**base_conf(profile=profile), **(extra_conf or {})}
-        builder = SparkSession.builder
-        for key, value in conf.items():
-            builder = builder.config(key, value)
-        _started_at = time.monotonic()
-        threading.Thread(target=_import_what_pyspark_needs_next, daemon=True, name="lmr-prefetch").start()
-        _session = builder.getOrCreate()
-        _session.sparkContext.setLogLevel("WARN")
-        _startup_seconds = time.monotonic() - _started_at
-        log.info("spark session started in %.1fs (%s, %s JVM profile, %s)", _startup_seconds,
-                 conf["spark.master"], profile, cds.describe(conf["spark.driver.extraJavaOptions"].split()))
-    elif extra_conf:
-        apply_runtime_conf(_session, extra_conf)
+    conf, profile, launch, started_at = _starting
+    _starting = None   # a failed start is not retried with a dead JVM
+    if launch is not None:
+        gw = launch.connect()
+        threading.Thread(target=_warm_up, args=(gw,), daemon=True, name="lmr-warm-up").start()
+        try:
+            SparkContext(conf=SparkConf().setAll(conf.items()), gateway=gw)
+        except BaseException:
+            launch.proc.kill()
+            _forget_gateway()
+            raise
+    builder = SparkSession.builder   # with no gateway given, pyspark runs spark-submit
+    for key, value in conf.items():
+        builder = builder.config(key, value)
+    _session = builder.getOrCreate()
+    _session.sparkContext.setLogLevel("WARN")
+    _startup_seconds = time.monotonic() - started_at
+    log.info("spark session started in %.1fs (%s, %s JVM profile, %s, %s)", _startup_seconds,
+             conf["spark.master"], profile, cds.describe(conf["spark.driver.extraJavaOptions"].split()),
+             "started directly" if launch else "started by spark-submit")
     return _session
 
 
@@ -169,6 +203,18 @@ def _import_what_pyspark_needs_next() -> None:
         import pyspark.testing.utils  # noqa: F401
     except ImportError:
         pass
+
+
+def _warm_up(gw) -> None:
+    """Initialize, on a second JVM thread while the SparkContext starts, what creating the
+    SparkSession then waits for. MLlib's session extension builds UDFs whose type tags
+    start Scala's runtime reflection (about 0.35 s here, single-threaded). Best effort:
+    with no MLlib jar, or a renamed class, the session pays it as before."""
+    try:
+        loader = gw.jvm.java.lang.Thread.currentThread().getContextClassLoader()
+        gw.jvm.java.lang.Class.forName("org.apache.spark.sql.ml.InternalFunctionRegistration$", True, loader)
+    except Exception as exc:   # noqa: BLE001 - an optimisation; the session still works
+        log.debug("JVM warm-up skipped: %s", exc)
 
 
 def apply_runtime_conf(spark, conf: dict[str, str]) -> None:
@@ -196,3 +242,13 @@ def stop_spark() -> None:
             proc.wait(timeout=120)
         except subprocess.TimeoutExpired:
             log.warning("the Spark JVM (pid %s) did not exit in 120 s", proc.pid)
+    _forget_gateway()
+
+
+def _forget_gateway() -> None:
+    """pyspark keeps its gateway after the JVM is gone and would reuse it: drop it, so the
+    next session starts a JVM of its own."""
+    from pyspark import SparkContext
+
+    SparkContext._gateway = None
+    SparkContext._jvm = None

@@ -109,22 +109,24 @@ def recorded_failure(spec: JobSpec, task_id: str, storage: Storage) -> dict | No
 
 
 def _map(spec: JobSpec, task: MapTask, storage: Storage) -> MapResult:
-    from pyspark.sql import Observation
-    from pyspark.sql import functions as F
-
     from . import session
-    from .readers import observe_rejects, without_rejects, write_frame
 
     prior = committed_result(spec, task.task_id, storage)
     if prior is not None:
         return prior.skipped()
 
     started_at, t0 = time.time(), time.monotonic()
+    cold = not session.is_started()
+    # A cold JVM boots while pyspark and the user's code are imported and inputs staged.
+    session.start(spec.spark_conf, workload_bytes=task.bytes)
+    from pyspark.sql import Observation
+    from pyspark.sql import functions as F
+
+    from .readers import observe_rejects, without_rejects, write_frame
+
     layout = JobLayout(spec.work_dir, spec.job_id)
     ctx = TaskContext(spec.job_id, task.task_id, task.input_uris,
                       task_logger(spec.job_id, task.task_id, task.input_uris))
-    cold = not session.is_started()
-    spark = session.get_spark(spec.spark_conf, workload_bytes=task.bytes)
     mapper = _user_class(spec, "mapper", Mapper)
     # MAPPER_ONLY: the intermediate files ARE the destination's files, in its format.
     # (job.json may lack a format: the coordinator cannot import classes to fill it in.)
@@ -132,6 +134,7 @@ def _map(spec: JobSpec, task: MapTask, storage: Storage) -> MapResult:
 
     with tempfile.TemporaryDirectory(prefix=f"lmr-{task.task_id}-") as scratch:
         local = stage(storage, task.input_uris, os.path.join(scratch, "in"))
+        spark = session.get_spark(spec.spark_conf)
         df = _run_user("Mapper.read", mapper.read, spark, local, ctx)
         seen = Observation()
         df_seen, corrupt = observe_rejects(df, seen)
@@ -225,8 +228,9 @@ def run_reduce_task(spec: JobSpec, tasks: list[MapTask], storage: Storage | None
         if spec.mode == "REDUCER_ONLY":
             sources = [u for t in tasks for u in t.input_uris]
             ctx = TaskContext(spec.job_id, "reduce", sources, task_logger(spec.job_id, "reduce", sources))
-            spark = session.get_spark(spec.spark_conf, workload_bytes=sum(t.bytes for t in tasks))
+            session.start(spec.spark_conf, workload_bytes=sum(t.bytes for t in tasks))
             local = stage(storage, sources, os.path.join(scratch, "in"))
+            spark = session.get_spark(spec.spark_conf)
             df = _run_user("Reducer.read", reducer.read, spark, local, ctx)
         else:
             results = committed_results(spec, tasks, storage)
@@ -234,9 +238,9 @@ def run_reduce_task(spec: JobSpec, tasks: list[MapTask], storage: Storage | None
             ctx = TaskContext(spec.job_id, "reduce", sources, task_logger(spec.job_id, "reduce", sources))
             if not results:
                 raise UserCodeError(f"job {spec.job_id}: no map task committed; nothing to reduce")
-            spark = session.get_spark(spec.spark_conf,
-                                      workload_bytes=sum(r.bytes_out for r in results.values()))
+            session.start(spec.spark_conf, workload_bytes=sum(r.bytes_out for r in results.values()))
             local = stage(storage, sources, os.path.join(scratch, "in"))
+            spark = session.get_spark(spec.spark_conf)
             # An explicit file list: Spark cannot infer a schema from nested task folders.
             df = spark.read.parquet(*local)
         seen, written = Observation(), Observation()

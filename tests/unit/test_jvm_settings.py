@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from engine import cds, session
+from engine import cds, gateway, session
 
 MB = 2**20
 
@@ -90,3 +90,55 @@ def test_half_written_archives_of_dead_processes_are_removed_live_ones_kept(tmp_
     cds.archive_flags()
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
         [f"{os.path.basename(final)}.{os.getppid()}.tmp", "unrelated.tmp"])
+
+
+@pytest.fixture()
+def spark_home(tmp_path, monkeypatch):
+    """A SPARK_HOME with Spark 4's jar names, and none of what makes spark-submit necessary."""
+    for var in ("LMR_SPARK_LAUNCH", *gateway._SCRIPT_ENV):
+        monkeypatch.delenv(var, raising=False)
+    (tmp_path / "jars").mkdir()
+    for name in ("spark-core_2.13-4.3.0.jar", "slf4j-api-2.0.17.jar", "scala-library-2.13.18.jar"):
+        (tmp_path / "jars" / name).write_bytes(b"")
+    monkeypatch.setenv("SPARK_HOME", str(tmp_path))
+    monkeypatch.setattr(cds, "java_path", lambda: "/opt/jdk/bin/java")
+    return tmp_path
+
+
+def test_the_direct_command_carries_the_conf_memory_and_java_options(spark_home):
+    conf = {"spark.master": "local[2]", "spark.driver.memory": "700m",
+            "spark.driver.extraJavaOptions": "-XX:+UseSerialGC -Dx='a b'"}
+    assert gateway.spark_home() == str(spark_home)
+    assert gateway.why_not_direct(conf, str(spark_home)) is None
+    cmd = gateway.command(conf, str(spark_home))
+    jars = spark_home / "jars"
+    assert cmd[:4] == ["/opt/jdk/bin/java", "-cp", f"{spark_home}/conf:{jars}/slf4j-api-2.0.17.jar:{jars}/*",
+                       "-Xmx700m"]
+    assert cmd[4:6] == ["-XX:+UseSerialGC", "-Dx=a b"]   # quoted as the launcher parses it
+    main = cmd.index("org.apache.spark.deploy.SparkSubmit")
+    assert cmd[main + 1:] == ["--conf", "spark.master=local[2]", "--conf", "spark.driver.memory=700m",
+                              "--conf", "spark.driver.extraJavaOptions=-XX:+UseSerialGC -Dx='a b'",
+                              "pyspark-shell"]
+
+
+@pytest.mark.parametrize("setup, reason", [
+    (lambda home, mp: mp.setenv("LMR_SPARK_LAUNCH", "submit"), "LMR_SPARK_LAUNCH=submit"),
+    (lambda home, mp: mp.setenv("SPARK_SUBMIT_OPTS", "-Dx=1"), "SPARK_SUBMIT_OPTS is set"),
+    (lambda home, mp: mp.setenv("HADOOP_CONF_DIR", "/etc/hadoop"), "HADOOP_CONF_DIR is set"),
+    (lambda home, mp: (home / "conf").mkdir() or (home / "conf" / "spark-env.sh").write_text("X=1"),
+     "conf/spark-env.sh exists"),
+    (lambda home, mp: (home / "conf").mkdir() or (home / "conf" / "spark-defaults.conf").write_text(""),
+     "conf/spark-defaults.conf exists"),
+    (lambda home, mp: (home / "jars" / "spark-core_2.13-4.3.0.jar").rename(home / "jars" / "spark-core_2.13-3.5.1.jar"),
+     "no Spark 4 jars"),
+    (lambda home, mp: mp.setattr(cds, "java_path", lambda: None), "no java found"),
+])
+def test_what_the_direct_command_does_not_reproduce_falls_back_to_spark_submit(spark_home, monkeypatch, setup, reason):
+    setup(spark_home, monkeypatch)
+    assert reason in gateway.why_not_direct({}, str(spark_home))
+    assert gateway.start({}) is None
+
+
+def test_a_driver_class_path_falls_back_to_spark_submit(spark_home):
+    conf = {"spark.driver.extraClassPath": "/opt/extra.jar"}
+    assert gateway.why_not_direct(conf, str(spark_home)) == "spark.driver.extraClassPath is set"
