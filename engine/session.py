@@ -32,6 +32,7 @@ JVM_PROFILES = ("auto", "startup", "throughput")
 # "auto": C1-only JIT saves about 3 s of start but maps about 27 instead of 47 MB/s here
 # (FACTS.md), so it pays below about 190 MB of input per JVM; we switch well below that.
 STARTUP_MAX_BYTES = 128 * 2**20
+LOG4J_CONFIG = os.path.join(os.path.dirname(os.path.abspath(__file__)), "log4j2.properties")
 
 _session = None
 _startup_seconds: float | None = None
@@ -88,7 +89,7 @@ def jvm_options(profile: str = "throughput", tmp_root: str | None = None) -> str
     """JVM flags. ``startup`` adds C1-only JIT: a faster start, about half the steady
     throughput (measured), so it suits one small file per cold container, not a warm
     worker that maps many files."""
-    flags = ["-XX:+UseSerialGC", "-XX:-UsePerfData"]
+    flags = ["-XX:+UseSerialGC", "-XX:-UsePerfData", f"-Dlog4j2.configurationFile={LOG4J_CONFIG}"]
     if profile == "startup":
         flags.append("-XX:TieredStopAtLevel=1")
     if tmp_root:
