@@ -126,9 +126,10 @@ def base_conf(cores: int | None = None, memory: str | None = None,
 
 
 def start(extra_conf: dict[str, str] | None = None, workload_bytes: int | None = None) -> None:
-    """Start this process's JVM without waiting for it, so that it boots while the caller
-    stages inputs and imports code; :func:`get_spark` then connects. Does nothing if a
-    session exists or is on its way (or when only spark-submit can start it)."""
+    """Start this process's JVM without waiting for it, so that it boots while pyspark is
+    imported and the caller stages inputs; :func:`get_spark` then connects. Does nothing if
+    a session exists or is on its way. (When only spark-submit can start the JVM, see
+    engine/gateway.py, it starts in get_spark.)"""
     global _starting
     with _lock:
         if _session is None and _starting is None:
@@ -139,8 +140,8 @@ def start(extra_conf: dict[str, str] | None = None, workload_bytes: int | None =
             os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
             profile = jvm_profile(workload_bytes=workload_bytes)
             conf = {**base_conf(profile=profile), **(extra_conf or {})}
-            threading.Thread(target=_import_what_pyspark_needs_next, daemon=True, name="lmr-prefetch").start()
             _starting = _Start(conf, profile, gateway.start(conf), started_at)
+            _import_what_pyspark_needs()
 
 
 class _Start(NamedTuple):
@@ -195,12 +196,13 @@ def _create():
     return _session
 
 
-def _import_what_pyspark_needs_next() -> None:
-    """pyspark's first call into a new JVM imports pyspark.testing.utils (pandas, numpy:
-    about 0.4 s) after the JVM is up. Imported here, on a thread, while the JVM boots and
-    the main thread waits for it, that time is hidden. A failure here is not reported:
-    the main thread's own import of the module raises it."""
+def _import_what_pyspark_needs() -> None:
+    """Import, while the JVM boots, pyspark and what its first call into a new JVM imports
+    (pyspark.testing.utils: pandas and numpy, about 0.4 s), instead of after. In this
+    thread: two threads importing pyspark at once can see half-initialized modules. A
+    failure here is not reported: the later import of the module raises it."""
     try:
+        import pyspark.sql  # noqa: F401
         import pyspark.testing.utils  # noqa: F401
     except ImportError:
         pass
