@@ -10,6 +10,8 @@ and (b) the task's output being written:
   session settings and JVM profile, no class archive (``LMR_CDS=off``).
 - ``lmr + AppCDS``: the same with the class archive, as the image ships it
   (``LMR_CDS_ARCHIVE``); built here once into the local cache if missing.
+- ``lmr + AppCDS, spark-submit``: the same, the JVM started by pyspark's spark-submit
+  (``LMR_SPARK_LAUNCH=submit``) instead of directly while the task stages its input.
 
 Prints medians and ends with ``coldstart_ratio=<lmr + AppCDS / default pyspark, to user code>``.
 """
@@ -109,12 +111,15 @@ def main(argv: list[str] | None = None) -> int:
     event = _plan(work, Path(data))
     me = [sys.executable, "-m", "benchmarks.coldstart"]
     base = {"PYTHONPATH": str(ROOT), "SPARK_LOCAL_IP": "127.0.0.1"}
-    for key in ("LMR_JVM_PROFILE", "LMR_CDS", "LMR_CDS_ARCHIVE", "LMR_SPARK_CORES", "LMR_DRIVER_MEMORY"):
+    for key in ("LMR_JVM_PROFILE", "LMR_CDS", "LMR_CDS_ARCHIVE", "LMR_SPARK_CORES", "LMR_DRIVER_MEMORY",
+                "LMR_SPARK_LAUNCH"):
         os.environ.pop(key, None)   # each variant's settings are its own
     variants = [
         ("default pyspark", me + ["--child-pyspark", data, str(work / "pyspark-out")], {}),
         ("lmr, no archive", me + ["--child-lmr", str(event)], {"LMR_CDS": "off"}),
         ("lmr + AppCDS", me + ["--child-lmr", str(event)], {"LMR_CDS_ARCHIVE": archive}),
+        ("lmr + AppCDS, spark-submit", me + ["--child-lmr", str(event)],
+         {"LMR_CDS_ARCHIVE": archive, "LMR_SPARK_LAUNCH": "submit"}),
     ]
     print(f"one {os.path.getsize(data) / 1e6:.2f} MB crawl file per cold process, {os.cpu_count()} cores, "
           f"{args.runs} run(s) per variant")
@@ -125,9 +130,9 @@ def main(argv: list[str] | None = None) -> int:
     medians = {name: {m: statistics.median(r[m] for r in rs) for m in ("user_code", "done")}
                for name, rs in runs.items()}
     default = medians["default pyspark"]["user_code"]
-    print(f"\n{'':<16} {'to user code s':>15} {'to task done s':>15} {'vs default':>11}")
+    print(f"\n{'':<27} {'to user code s':>15} {'to task done s':>15} {'vs default':>11}")
     for name, m in medians.items():
-        print(f"{name:<16} {m['user_code']:>15.2f} {m['done']:>15.2f} {m['user_code'] / default:>11.2f}")
+        print(f"{name:<27} {m['user_code']:>15.2f} {m['done']:>15.2f} {m['user_code'] / default:>11.2f}")
     print(f"coldstart_ratio={medians['lmr + AppCDS']['user_code'] / default:.2f}")
     return 0
 

@@ -23,9 +23,9 @@ def test_quick_benchmark_runs_and_agrees():
     assert re.fullmatch(r"ratio_vs_spark=\d+\.\d\d ratio_vs_limit=\d+\.\d\d", lines[-1])
 
 
-def test_coldstart_benchmark_times_three_variants():
+def test_coldstart_benchmark_times_four_variants():
     lines = bench("benchmarks.coldstart", "--runs", "1")
-    for variant in ("default pyspark", "lmr, no archive", "lmr + AppCDS"):
+    for variant in ("default pyspark", "lmr, no archive", "lmr + AppCDS ", "lmr + AppCDS, spark-submit"):
         assert any(line.startswith(variant) for line in lines), variant
     assert re.fullmatch(r"coldstart_ratio=\d+\.\d\d", lines[-1])
 
