@@ -22,7 +22,6 @@ import logging
 import os
 import shlex
 import shutil
-import signal
 import subprocess
 import tempfile
 import time
@@ -118,8 +117,10 @@ class Launch:
                # What pyspark's launch_gateway sets: classic Spark, where to write the port.
                "SPARK_CONNECT_MODE": "0", "_PYSPARK_DRIVER_CONN_INFO_PATH": self._info}
         # stdin is a pipe: the gateway exits on its EOF, so the JVM dies with this process.
+        # Its own session: a Ctrl-C meant for this process does not reach it (pyspark ignores
+        # SIGINT in a preexec_fn instead, which is unsafe once threads run, as in a worker).
         self.proc = subprocess.Popen(command(conf, home), stdin=subprocess.PIPE, env=env,
-                                     preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
+                                     start_new_session=True)
 
     def connect(self, timeout: float = 300.0):
         """The gateway, as pyspark's ``launch_gateway`` returns it (with ``proc`` set)."""
