@@ -10,8 +10,8 @@ caller stages inputs and imports code while the JVM boots, then :meth:`Launch.co
 Whatever this module does not reproduce falls back to ``spark-submit`` (``start`` returns
 None): a conf dir with ``spark-env.sh``, ``spark-defaults.conf`` or ``java-opts``, the
 environment variables the scripts read (``SPARK_SUBMIT_OPTS``, ``HADOOP_CONF_DIR``, ...),
-driver class or library paths, a pyspark other than 4.x, or ``LMR_SPARK_LAUNCH=submit``.
-``tests/spark/test_gateway.py`` compares the command with the one Spark's launcher prints.
+driver class or library paths, jars other than Spark 4's, or ``LMR_SPARK_LAUNCH=submit``.
+``tests/integration/test_gateway.py`` compares the command with the one Spark's launcher prints.
 """
 
 from __future__ import annotations

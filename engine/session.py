@@ -35,7 +35,6 @@ STARTUP_MAX_BYTES = 128 * 2**20
 LOG4J_CONFIG = os.path.join(os.path.dirname(os.path.abspath(__file__)), "log4j2.properties")
 
 _session = None
-_startup_seconds: float | None = None
 _expected_bytes: int | None = None   # what this process's JVM will read in all (a worker's share)
 _starting: "_Start | None" = None    # what start() set going, until the session exists
 _lock = threading.Lock()
@@ -45,11 +44,6 @@ log = logging.getLogger(__name__)
 
 def is_started() -> bool:
     return _session is not None
-
-
-def startup_seconds() -> float | None:
-    """How long creating this process's session took (None before it exists)."""
-    return _startup_seconds
 
 
 def driver_memory(explicit: str | None = None) -> str:
@@ -169,7 +163,7 @@ def get_spark(extra_conf: dict[str, str] | None = None, workload_bytes: int | No
 
 
 def _create():
-    global _session, _startup_seconds, _starting
+    global _session, _starting
     from pyspark import SparkConf, SparkContext
     from pyspark.sql import SparkSession
 
@@ -189,8 +183,7 @@ def _create():
         builder = builder.config(key, value)
     _session = builder.getOrCreate()
     _session.sparkContext.setLogLevel("WARN")
-    _startup_seconds = time.monotonic() - started_at
-    log.info("spark session started in %.1fs (%s, %s JVM profile, %s, %s)", _startup_seconds,
+    log.info("spark session started in %.1fs (%s, %s JVM profile, %s, %s)", time.monotonic() - started_at,
              conf["spark.master"], profile, cds.describe(conf["spark.driver.extraJavaOptions"].split()),
              "started directly" if launch else "started by spark-submit")
     return _session
