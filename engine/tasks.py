@@ -213,34 +213,36 @@ def part_uris(spec: JobSpec, result: MapResult) -> list[str]:
 def run_reduce_task(spec: JobSpec, tasks: list[MapTask], storage: Storage | None = None) -> ReduceResult:
     """Apply the Reducer to every committed map output (or, in REDUCER_ONLY mode, to the
     job's input files) and publish the destination."""
-    from pyspark.sql import Observation
-    from pyspark.sql import functions as F
-
     from . import session
-    from .readers import observe_rejects, without_rejects, write_frame
 
     storage = storage or Storage()
     started_at, t0 = time.time(), time.monotonic()
     cold = not session.is_started()
     reducer = _user_class(spec, "reducer", Reducer)
+    if spec.mode == "REDUCER_ONLY":
+        sources = [u for t in tasks for u in t.input_uris]
+        workload = sum(t.bytes for t in tasks)
+    else:
+        results = committed_results(spec, tasks, storage)
+        if not results:
+            raise UserCodeError(f"job {spec.job_id}: no map task committed; nothing to reduce")
+        sources = [u for r in results.values() for u in part_uris(spec, r)]
+        workload = sum(r.bytes_out for r in results.values())
+    # As in a map task: a cold JVM boots while pyspark is imported and the inputs staged.
+    session.start(spec.spark_conf, workload_bytes=workload)
+    from pyspark.sql import Observation
+    from pyspark.sql import functions as F
+
+    from .readers import observe_rejects, without_rejects, write_frame
+
+    ctx = TaskContext(spec.job_id, "reduce", sources, task_logger(spec.job_id, "reduce", sources))
 
     with tempfile.TemporaryDirectory(prefix="lmr-reduce-") as scratch:
+        local = stage(storage, sources, os.path.join(scratch, "in"))
+        spark = session.get_spark(spec.spark_conf)
         if spec.mode == "REDUCER_ONLY":
-            sources = [u for t in tasks for u in t.input_uris]
-            ctx = TaskContext(spec.job_id, "reduce", sources, task_logger(spec.job_id, "reduce", sources))
-            session.start(spec.spark_conf, workload_bytes=sum(t.bytes for t in tasks))
-            local = stage(storage, sources, os.path.join(scratch, "in"))
-            spark = session.get_spark(spec.spark_conf)
             df = _run_user("Reducer.read", reducer.read, spark, local, ctx)
         else:
-            results = committed_results(spec, tasks, storage)
-            sources = [u for r in results.values() for u in part_uris(spec, r)]
-            ctx = TaskContext(spec.job_id, "reduce", sources, task_logger(spec.job_id, "reduce", sources))
-            if not results:
-                raise UserCodeError(f"job {spec.job_id}: no map task committed; nothing to reduce")
-            session.start(spec.spark_conf, workload_bytes=sum(r.bytes_out for r in results.values()))
-            local = stage(storage, sources, os.path.join(scratch, "in"))
-            spark = session.get_spark(spec.spark_conf)
             # An explicit file list: Spark cannot infer a schema from nested task folders.
             df = spark.read.parquet(*local)
         seen, written = Observation(), Observation()
