@@ -16,6 +16,14 @@ CRAWL = {"name": "crawl-p90", "mapper": "jobs.crawl:ExtractDocuments",
          "reducer": "jobs.crawl:P90ContentLengthByLanguage", "task_bytes": 1}
 
 
+def run_crawl(files: list[Path], tmp_path: Path, manifest: dict = CRAWL, **fields):
+    """Run the crawl job (or ``manifest``, changed by ``fields``) over ``files``; it must succeed."""
+    status, spec, _ = run_local({**manifest, "input": {"files": [str(f) for f in files]},
+                                 "output": {"path": str(tmp_path / "out")}, **fields}, tmp_path)
+    assert status.state == "SUCCEEDED", status.reason
+    return status, spec
+
+
 def read_json_lines(folder: Path) -> pd.DataFrame:
     marker = json.loads((folder / "_SUCCESS").read_text())
     frames = [pd.read_json(folder / name, lines=True) for name in marker["files"]]
@@ -43,9 +51,7 @@ def test_crawl_p90_matches_plain_python(samples, tmp_path):
 def test_small_files_packed_into_one_task_give_the_same_result(samples, tmp_path):
     files = sorted((samples / "crawl").glob("*.jsonl"))
     manifest = {k: v for k, v in CRAWL.items() if k != "task_bytes"}   # default packing
-    status, spec, _ = run_local({**manifest, "input": {"files": [str(f) for f in files]},
-                                 "output": {"path": str(tmp_path / "out")}}, tmp_path)
-    assert status.state == "SUCCEEDED", status.reason
+    status, spec = run_crawl(files, tmp_path, manifest)
     [task] = status.tasks
     assert task.inputs == [str(f) for f in files]
     kept, rows_in, rejected = crawl_records(files)
@@ -61,10 +67,7 @@ def test_small_files_packed_into_one_task_give_the_same_result(samples, tmp_path
 
 def test_combiner_writes_partials_and_the_reducer_merges_them(samples, tmp_path):
     files = sorted((samples / "crawl").glob("*.jsonl"))
-    status, spec, _ = run_local({**CRAWL, "reducer": "jobs.crawl:P90ContentLengthSketch",
-                                 "input": {"files": [str(f) for f in files]},
-                                 "output": {"path": str(tmp_path / "out")}}, tmp_path)
-    assert status.state == "SUCCEEDED", status.reason
+    status, _ = run_crawl(files, tmp_path, reducer="jobs.crawl:P90ContentLengthSketch")
     kept, _, _ = crawl_records(files)
     expected = p90_by_language(kept)
     got = read_json_lines(tmp_path / "out").set_index("language")
@@ -83,9 +86,7 @@ def test_combiner_writes_partials_and_the_reducer_merges_them(samples, tmp_path)
 
 def test_map_tasks_write_only_the_columns_the_reducer_reads(samples, tmp_path):
     files = sorted((samples / "crawl").glob("*.jsonl"))
-    status, spec, _ = run_local({**CRAWL, "input": {"files": [str(f) for f in files]},
-                                 "output": {"path": str(tmp_path / "out")}}, tmp_path)
-    assert status.state == "SUCCEEDED", status.reason
+    status, spec = run_crawl(files, tmp_path)
     parts = sorted((tmp_path / "work" / "jobs" / spec.job_id / "intermediate").glob("*/*.parquet"))
     assert parts
     # The mapper emits url, language and content_length; the reducer groups by language
@@ -96,10 +97,7 @@ def test_map_tasks_write_only_the_columns_the_reducer_reads(samples, tmp_path):
 
 def test_planning_the_reducer_for_pruning_leaves_the_map_tasks_counters_alone(samples, tmp_path):
     files = sorted((samples / "crawl").glob("*.jsonl"))
-    status, _, _ = run_local({**CRAWL, "reducer": "tests.testjobs:CountingP90",
-                              "input": {"files": [str(f) for f in files]},
-                              "output": {"path": str(tmp_path / "out")}}, tmp_path)
-    assert status.state == "SUCCEEDED", status.reason
+    status, _ = run_crawl(files, tmp_path, reducer="tests.testjobs:CountingP90")
     assert [t.counters.get("reduce_calls", 0) for t in status.tasks] == [0] * len(files)
     assert status.reduce.counters == {"reduce_calls": 1}
 
