@@ -40,9 +40,14 @@ def test_an_explicit_profile_wins_and_a_bad_one_is_named(monkeypatch):
         session.jvm_profile()
 
 
-def test_startup_profile_flags():
+def test_startup_profile_flags(monkeypatch):
+    monkeypatch.setattr(os, "cpu_count", lambda: 2)
     assert "-XX:TieredStopAtLevel=1" in session.jvm_options("startup")
+    assert "-XX:CICompilerCount=1" in session.jvm_options("startup")
     assert "-XX:TieredStopAtLevel=1" not in session.jvm_options("throughput")
+    assert "CICompilerCount" not in session.jvm_options("throughput")
+    monkeypatch.setattr(os, "cpu_count", lambda: 8)   # a compiler thread no longer costs the start a core
+    assert "CICompilerCount" not in session.jvm_options("startup")
 
 
 def test_archive_flags_use_an_existing_archive_write_a_missing_one_or_stay_off(tmp_path, monkeypatch):
