@@ -204,16 +204,35 @@ def _import_what_pyspark_needs() -> None:
         pass
 
 
-def _warm_up(gw) -> None:
-    """Initialize, on a second JVM thread while the SparkContext starts, what creating the
-    SparkSession then waits for. MLlib's session extension builds UDFs whose type tags
-    start Scala's runtime reflection (about 0.35 s here, single-threaded). Best effort:
-    with no MLlib jar, or a renamed class, the session pays it as before."""
-    try:
-        loader = gw.jvm.java.lang.Thread.currentThread().getContextClassLoader()
-        gw.jvm.java.lang.Class.forName("org.apache.spark.sql.ml.InternalFunctionRegistration$", True, loader)
-    except Exception as exc:   # noqa: BLE001 - an optimisation; the session still works
-        log.debug("JVM warm-up skipped: %s", exc)
+def _warm_up(gw) -> list[str]:
+    """Initialize, on a second JVM thread while the main one starts the SparkContext and
+    the session, what the main thread would otherwise stop for, in the order it needs it:
+
+    - MLlib's session extension, whose UDFs' type tags start Scala's runtime reflection
+      (about 0.35 s here, single-threaded): creating the SparkSession waits for it;
+    - Spark's SQL parser (about 0.15 s), which a reader's DDL schema and every SQL
+      expression go through, while the main thread builds the session's state;
+    - the data-source registry (a scan of every jar's service files) for the first read.
+
+    Best effort: returns what failed (a renamed class after a Spark upgrade), and the
+    main thread then pays for it as before."""
+    jvm = gw.jvm
+    steps = {
+        "MLlib's session extension": lambda: jvm.java.lang.Class.forName(
+            "org.apache.spark.sql.ml.InternalFunctionRegistration$", True,
+            jvm.java.lang.Thread.currentThread().getContextClassLoader()),
+        "the SQL parser": lambda: jvm.org.apache.spark.sql.types.DataType.fromDDL("warm_up INT"),
+        "the data-source registry": lambda: jvm.org.apache.spark.sql.execution.datasources.DataSource
+        .lookupDataSource("parquet", jvm.org.apache.spark.sql.internal.SQLConf.get()),
+    }
+    failed = []
+    for name, step in steps.items():
+        try:
+            step()
+        except Exception as exc:   # noqa: BLE001 - an optimisation; the session still works
+            log.debug("JVM warm-up of %s skipped: %s", name, exc)
+            failed.append(name)
+    return failed
 
 
 def apply_runtime_conf(spark, conf: dict[str, str]) -> None:

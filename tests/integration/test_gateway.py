@@ -1,6 +1,6 @@
 """The Spark driver JVM started directly (engine/gateway.py), with real JVMs: its command is
 the one Spark's own launcher builds; sessions started either way work; a JVM that dies
-while starting is reported, and the next start works."""
+while starting is reported, and the next start works; the start's warm-up reaches Spark."""
 
 from __future__ import annotations
 
@@ -95,3 +95,11 @@ print("then:", spark.range(10).count())
     assert failed.startswith("failed: PySparkRuntimeError") and "JAVA_GATEWAY_EXITED" in failed
     assert then == "then: 10"
     assert "Invalid maximum heap size: -Xmxlots" in done.stderr   # the JVM's own reason reaches the user
+
+
+def test_every_warm_up_step_reaches_the_spark_it_runs_against(spark):
+    """The warm-up names Spark internals; one renamed by a Spark upgrade shows here, not as
+    a start that is quietly slower again."""
+    from pyspark import SparkContext
+
+    assert session._warm_up(SparkContext._gateway) == []
