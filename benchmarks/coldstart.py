@@ -30,7 +30,7 @@ import time
 from pathlib import Path
 
 from .measure import crawl_manifest, positive_int
-from .probe import STAMPS_ENV
+from .stamps import STAMPS_ENV
 
 ROOT = Path(__file__).resolve().parent.parent
 RECORDS = 500   # about 0.5 MB: one small file per cold container
@@ -39,7 +39,8 @@ RECORDS = 500   # about 0.5 MB: one small file per cold container
 def _child_pyspark(path: str, out_dir: str) -> None:
     from pyspark.sql import SparkSession
 
-    from benchmarks.probe import ProbeDocuments, stamp
+    from benchmarks.probe import ProbeDocuments
+    from benchmarks.stamps import stamp
 
     spark = SparkSession.builder.getOrCreate()
     df = spark.read.schema(ProbeDocuments.schema).json(path)
@@ -48,7 +49,7 @@ def _child_pyspark(path: str, out_dir: str) -> None:
 
 
 def _child_lmr(event_path: str) -> None:
-    from benchmarks.probe import stamp
+    from benchmarks.stamps import stamp   # not the probe mapper: the task imports it, as on Lambda
     from lambdas import mapper
     from tests.lambda_context import LambdaContext
 
