@@ -18,9 +18,9 @@ from typing import Any
 
 from .errors import PlanError, Problem
 from .layout import JobLayout
-from .locations import allowed_locations, outside
+from .locations import allowed_locations, destination_conflict, outside, resolve_local, uri_problem
 from .spec import InputSpec, JobSpec
-from .storage import FileInfo, Storage, is_s3
+from .storage import FileInfo, Storage, is_s3, join
 
 # Below this many explicit S3 files in one folder, HEAD each; above it, one LIST is cheaper.
 _LIST_THRESHOLD = 8
@@ -102,19 +102,34 @@ def pack(files: list[InputFile], target_bytes: int, max_files: int) -> list[list
 
 
 def list_inputs(spec: JobSpec, storage: Storage) -> list[InputFile]:
-    return list_input_files(spec.input, storage, spec.name)
+    return list_input_files(spec.input, storage, spec.name, output=spec.output.path)
 
 
-def list_input_files(inp: InputSpec, storage: Storage, source: str) -> list[InputFile]:
-    """Every input file with its size (and ETag). Raises PlanError naming each bad one."""
+def list_input_files(inp: InputSpec, storage: Storage, source: str,
+                     output: str | None = None) -> list[InputFile]:
+    """Every input file with its size (and ETag). Raises PlanError naming each bad one.
+
+    A prefix is a folder: ``inputs`` lists ``inputs/...``, never ``inputs-private/``.
+    Local files found under it are checked against the allowed locations after their
+    symlinks are resolved."""
     if inp.prefix:
-        found = [f for f in storage.list(inp.prefix, inp.glob) if not _hidden(f.uri)]
+        allowed = allowed_locations()
+        found, problems = [], []
+        for f in storage.list(join(inp.prefix, ""), inp.glob):
+            if _hidden(f.uri):
+                continue
+            reason = None if is_s3(f.uri) else outside(f.uri, allowed)   # symlinks resolved
+            if reason:
+                problems.append(Problem("input.prefix", reason))
+            found.append(f)
+        if problems:
+            raise PlanError(source, problems[:20])
         if not found:
             what = f"{inp.prefix} (glob {inp.glob!r})" if inp.glob else inp.prefix
             raise PlanError(source, [Problem("input.prefix", f"no input files under {what}")])
         return [InputFile(f.uri, f.size, f.etag) for f in found]
     if inp.list:
-        uris = _read_list(inp.list, storage)
+        uris = _read_list(inp.list, storage, output)
         field = "input.list"
     else:
         uris, field = list(inp.files), "input.files"
@@ -127,7 +142,8 @@ def _hidden(uri: str) -> bool:
     return name.startswith(("_", "."))
 
 
-def _read_list(uri: str, storage: Storage) -> list[str]:
+def _read_list(uri: str, storage: Storage, output: str | None) -> list[str]:
+    """The files a list names, each checked as a manifest's own input would be."""
     try:
         text = storage.read_text(uri)
     except Exception as exc:
@@ -137,20 +153,21 @@ def _read_list(uri: str, storage: Storage) -> list[str]:
     for lineno, line in enumerate(text.splitlines(), 1):
         line = line.strip()
         if line and not line.startswith("#"):
-            listed = line if is_s3(line) or os.path.isabs(line) else _under(base, line)
-            reason = outside(listed, allowed)
+            listed = None if uri_problem(line) else line if is_s3(line) else _under(base, line)
+            reason = uri_problem(listed or line, needs_key=True) or outside(listed, allowed) or (
+                output and destination_conflict(output, listed, "an input it lists"))
             if reason:
                 problems.append(Problem(f"input.list line {lineno}", reason))
             out.append(listed)
     if problems:
-        raise PlanError(uri, problems)
+        raise PlanError(uri, problems[:20])
     if not out:
         raise PlanError(uri, [Problem("input.list", f"{uri} lists no files")])
     return out
 
 
 def _under(base: str, rel: str) -> str:
-    return f"{base.rstrip('/')}/{rel}" if is_s3(base) else os.path.normpath(os.path.join(base, rel))
+    return join(base, rel) if is_s3(base) else resolve_local(os.path.join(base, rel))
 
 
 def _stat_all(uris: list[str], field: str, storage: Storage, source: str) -> list[InputFile]:
@@ -163,9 +180,7 @@ def _stat_all(uris: list[str], field: str, storage: Storage, source: str) -> lis
             problems.append(Problem(where, f"{uri} does not exist"))
         elif info.is_dir:
             problems.append(Problem(where, f"{uri} is a directory; use input.prefix for folders"))
-        elif info.size == 0:
-            problems.append(Problem(where, f"{uri} is empty (0 bytes)"))
-        else:
+        else:   # an empty file is an input with no records, as Spark reads it
             out.append(InputFile(uri, info.size, info.etag))
     if problems:
         raise PlanError(source, problems)

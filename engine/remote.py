@@ -51,7 +51,7 @@ def submit(manifest: str, deployment: Deployment, overrides: dict[str, Any] | No
     data = read_manifest(manifest, overrides)
     data.pop("work_dir", None)   # on AWS the stack's bucket holds jobs/
     spec = ManifestParser(manifest, manifest_dir(manifest), check_classes=True,
-                          allowed=data_locations(deployment.root)).parse({**data, "work_dir": deployment.root})
+                          allowed=data_locations(deployment.root), work_dir=deployment.root).parse(data)
     # Uploaded resolved, as JSON: the coordinator computes the same job id from it.
     uri = manifest_upload(deployment.root, Path(manifest).stem)
     body = {k: v for k, v in spec.to_dict().items() if k != "work_dir"}

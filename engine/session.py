@@ -17,6 +17,7 @@ import time
 from typing import NamedTuple
 
 from . import cds, gateway
+from .spark_conf import merged
 
 CORES_ENV = "LMR_SPARK_CORES"            # Spark's local[N]; default: every core
 DRIVER_MEMORY_ENV = "LMR_DRIVER_MEMORY"  # e.g. "2g"; default: from Lambda's memory, or 1g
@@ -136,7 +137,7 @@ def start(extra_conf: dict[str, str] | None = None, workload_bytes: int | None =
             os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
             os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
             profile = jvm_profile(workload_bytes=workload_bytes)
-            conf = {**base_conf(profile=profile), **(extra_conf or {})}
+            conf = merged(base_conf(profile=profile), extra_conf or {})
             _starting = _Start(conf, profile, gateway.start(conf), started_at)
             _import_what_pyspark_needs()
 

@@ -18,14 +18,17 @@ from typing import Any
 from .errors import ManifestError, Problem
 from .interfaces import INPUT_FORMATS, OUTPUT_FORMATS
 from .loading import check_statically, resolve_class
-from .locations import allowed_locations, outside
-from .storage import Storage, is_s3, join
+from . import spark_conf as conf_rules
+from .layout import MANIFESTS_PREFIX, engine_area
+from .locations import (allowed_locations, destination_conflict, is_root, outside, quote,
+                        resolve_local, shorten, uri_problem)
+from .storage import Storage, glob_problem, is_s3, join, s3_root
 
 WORK_DIR_ENV = "LMR_WORK_DIR"
 DEFAULT_LOCAL_WORK_DIR = ".lmr"
 
 MODES = ("MAPPER_AND_REDUCER", "MAPPER_ONLY", "REDUCER_ONLY")
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$")  # fits a Step Functions execution name
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,62}\Z")  # fits a Step Functions execution name
 TOP_FIELDS = {"name", "mode", "mapper", "reducer", "input", "output", "max_concurrency",
               "retries", "min_success_ratio", "max_rejected_ratio", "spark_conf", "work_dir",
               "task_bytes", "task_max_files"}
@@ -37,6 +40,35 @@ DEFAULT_TASK_MAX_FILES = 1000
 MAX_TASK_BYTES = 10 * 2**30
 INPUT_FIELDS = {"files", "prefix", "glob", "list", "format", "schema", "options"}
 OUTPUT_FIELDS = {"path", "format"}
+# A manifest is untrusted input: bounded in size and in depth before anything else reads it.
+# 100,000 input URIs of 200 characters fit in 32 MiB.
+MAX_MANIFEST_BYTES = 32 * 2**20
+MAX_DEPTH = 16
+MAX_SCHEMA_CHARS = 64 * 1024
+MAX_VALUE_CHARS = 4096
+# Reader options a manifest may set, per format. The engine owns the rest: it reads text
+# formats PERMISSIVE into _corrupt_record (to count and divert rejects), picks multiLine
+# from the format, and names the files itself.
+_TEXT_OPTIONS = {"encoding", "lineSep", "dateFormat", "timestampFormat", "timestampNTZFormat",
+                 "locale", "samplingRatio"}
+READER_OPTIONS = {
+    "jsonl": _TEXT_OPTIONS | {"allowComments", "allowUnquotedFieldNames", "allowSingleQuotes",
+                              "allowNumericLeadingZeros", "allowBackslashEscapingAnyCharacter",
+                              "allowUnquotedControlChars", "allowNonNumericNumbers", "primitivesAsString",
+                              "prefersDecimal", "dropFieldIfAllNull", "timeZone"},
+    "csv": _TEXT_OPTIONS | {"sep", "delimiter", "header", "quote", "escape", "comment", "nullValue",
+                            "nanValue", "positiveInf", "negativeInf", "emptyValue", "ignoreLeadingWhiteSpace",
+                            "ignoreTrailingWhiteSpace", "multiLine", "maxColumns", "maxCharsPerColumn",
+                            "unescapedQuoteHandling", "charToEscapeQuoteEscaping", "enforceSchema",
+                            "preferDate", "timeZone"},
+    "text": {"wholetext", "lineSep", "encoding"},
+    "parquet": {"mergeSchema", "datetimeRebaseMode", "int96RebaseMode"},
+    "binary": set(),
+}
+READER_OPTIONS["json"] = READER_OPTIONS["jsonl"]
+ENGINE_READER_OPTIONS = {"mode", "columnNameOfCorruptRecord", "multiLine", "path", "paths",
+                         "pathGlobFilter", "recursiveFileLookup", "basePath", "modifiedBefore",
+                         "modifiedAfter", "ignoreCorruptFiles", "ignoreMissingFiles"}
 
 
 @dataclass(frozen=True)
@@ -101,8 +133,11 @@ class JobSpec:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], source: str = "job spec") -> "JobSpec":
-        """Rebuild a spec written by :meth:`to_dict` (already resolved), checking it again."""
-        return ManifestParser(source, base_dir=None, check_classes=False).parse(data)
+        """Rebuild a spec written by :meth:`to_dict` (already resolved), checking it again.
+        Its work dir was chosen by whoever ran the job, not by the manifest."""
+        data = dict(data)
+        return ManifestParser(source, base_dir=None, check_classes=False,
+                              work_dir=data.pop("work_dir", None)).parse(data)
 
     def with_work_dir(self, work_dir: str) -> "JobSpec":
         return replace(self, work_dir=work_dir)
@@ -114,20 +149,27 @@ def load_manifest(uri: str, overrides: dict[str, Any] | None = None, *,
     """Read, parse and validate a manifest file (local path or ``s3://``).
 
     ``overrides`` are manifest fields given another way (CLI flags); they win over the
-    file's. ``check_classes`` imports the mapper/reducer to check they subclass the
+    file's. ``work_dir``, given by whoever runs the job (not by the manifest), is trusted:
+    the allowed locations do not apply to it. ``check_classes`` imports the mapper/reducer to check they subclass the
     interfaces (the coordinator, which has no pyspark, only checks the reference).
     Raises :class:`ManifestError` listing every problem.
     """
-    data = read_manifest(uri, overrides, storage=storage, work_dir=work_dir)
-    return ManifestParser(uri, manifest_dir(uri), check_classes).parse(data)
+    data = read_manifest(uri, overrides, storage=storage)
+    return ManifestParser(uri, manifest_dir(uri), check_classes, work_dir=work_dir).parse(data)
 
 
 def read_manifest(uri: str, overrides: dict[str, Any] | None = None, *,
-                  storage: Storage | None = None, work_dir: str | None = None) -> dict[str, Any]:
+                  storage: Storage | None = None) -> dict[str, Any]:
     """The manifest's fields as a dict, overrides applied, not yet validated."""
     storage = storage or Storage()
     try:
+        info = storage.stat(uri)
+        if info is not None and info.size > MAX_MANIFEST_BYTES:
+            raise ManifestError(uri, [Problem("", f"manifest is {info.size:,} bytes; at most "
+                                                  f"{MAX_MANIFEST_BYTES:,} are read")])
         text = storage.read_text(uri)
+    except ManifestError:
+        raise
     except UnicodeDecodeError as exc:
         raise ManifestError(uri, [Problem("", f"manifest is not UTF-8 text: {exc}")]) from None
     except Exception as exc:
@@ -138,8 +180,6 @@ def read_manifest(uri: str, overrides: dict[str, Any] | None = None, *,
             data[key] = {**data[key], **value}
         else:
             data[key] = value
-    if work_dir is not None:
-        data["work_dir"] = work_dir
     return data
 
 
@@ -155,15 +195,43 @@ def parse_manifest_text(text: str, source: str) -> dict[str, Any]:
         raise ManifestError(source, [Problem("", "manifest is empty")])
     if stripped[0] in "{[" or source.endswith(".json"):
         try:
-            data = json.loads(text)
+            data = json.loads(text, object_pairs_hook=_unique_keys)
         except json.JSONDecodeError as exc:
             raise ManifestError(source, [Problem(
                 "", f"not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}")]) from None
+        except _DuplicateKey as exc:
+            raise ManifestError(source, [Problem(str(exc), "appears twice in the same object")]) from None
+        except RecursionError:
+            raise ManifestError(source, [Problem("", f"nested deeper than {MAX_DEPTH} levels")]) from None
+        if _depth(data) > MAX_DEPTH:
+            raise ManifestError(source, [Problem("", f"nested deeper than {MAX_DEPTH} levels")])
         if not isinstance(data, dict):
             raise ManifestError(source, [Problem("", f"must be a JSON object, not {_kind(data)}")])
         return data
     lines = [ln.strip() for ln in text.splitlines()]
     return {"input": {"files": [ln for ln in lines if ln and not ln.startswith("#")]}}
+
+
+class _DuplicateKey(ValueError):
+    pass
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """json's object hook: a key given twice is an error, not "the last one wins"."""
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise _DuplicateKey(shorten(key, 80))
+        out[key] = value
+    return out
+
+
+def _depth(value: Any) -> int:
+    if isinstance(value, dict):
+        return 1 + max(map(_depth, value.values()), default=0)
+    if isinstance(value, list):
+        return 1 + max(map(_depth, value), default=0)
+    return 0
 
 
 def _kind(value: Any) -> str:
@@ -175,9 +243,10 @@ class ManifestParser:
     """Walks a manifest dict, collecting every problem before raising once."""
 
     def __init__(self, source: str, base_dir: str | None, check_classes: bool,
-                 allowed: tuple[str, ...] | None = None):
+                 allowed: tuple[str, ...] | None = None, work_dir: str | None = None):
         self.source, self.base_dir, self.check_classes = source, base_dir, check_classes
         self.allowed = allowed if allowed is not None else allowed_locations()
+        self.work_dir = work_dir   # given by the operator, not the manifest: trusted
         self.problems: list[Problem] = []
 
     def fail(self, path: str, reason: str) -> None:
@@ -197,6 +266,9 @@ class ManifestParser:
         if not isinstance(value, types):
             self.fail(_join(path, key), f"must be {_type_name(types)}, not {_kind(value)}")
             return default
+        if isinstance(value, str) and len(value) > MAX_VALUE_CHARS and key != "schema":
+            self.fail(_join(path, key), f"is {len(value):,} characters long; at most {MAX_VALUE_CHARS:,}")
+            return default
         return value
 
     def unknown(self, data: dict, path: str, allowed: set[str]) -> None:
@@ -204,17 +276,19 @@ class ManifestParser:
             self.fail(_join(path, key), f"unknown field (allowed: {', '.join(sorted(allowed))})")
 
     def resolve(self, uri: str) -> str:
-        if is_s3(uri) or self.base_dir is None:
+        if is_s3(uri):
             return uri
+        if self.base_dir is None:
+            return resolve_local(uri)
         if is_s3(self.base_dir):
             return uri if uri.startswith("/") else join(self.base_dir, uri)
-        return os.path.normpath(os.path.join(self.base_dir, os.path.expanduser(uri)))
+        return resolve_local(os.path.join(self.base_dir, os.path.expanduser(uri)))
 
     def parse(self, data: dict[str, Any]) -> JobSpec:
         self.unknown(data, "", TOP_FIELDS)
         name = self.want(data, "", "name", str, required=True)
         if name is not None and not _NAME.match(name):
-            self.fail("name", f"{name!r} must be 1-63 letters, digits, '-' or '_', "
+            self.fail("name", f"{quote(name)} must be 1-63 letters, digits, '-' or '_', "
                               "starting with a letter or digit")
         mode = self.want(data, "", "mode", str, default="MAPPER_AND_REDUCER")
         if mode not in MODES:
@@ -234,9 +308,16 @@ class ManifestParser:
         spark_conf = self.want(data, "", "spark_conf", dict, default={})
         for key, value in spark_conf.items():
             if not isinstance(value, (str, int, float, bool)):
-                self.fail(f"spark_conf.{key}", f"must be a string or number, not {_kind(value)}")
-        work_dir = self.want(data, "", "work_dir", str)
-        self.check_locations(inp, out)
+                self.fail(f"spark_conf.{shorten(key, 80)}", f"must be a string or number, not {_kind(value)}")
+                continue
+            reason = conf_rules.problem(key, _conf_value(value))
+            if reason:
+                self.fail(f"spark_conf.{shorten(key, 80)}", reason)
+        work_dir = self.work_dir or self.want(data, "", "work_dir", str)
+        if work_dir and not self.work_dir:
+            work_dir = self.location("work_dir", work_dir)
+        work_dir = (self.resolve(work_dir) if work_dir else None) or default_work_dir(out.path)
+        self.check_destination(inp, out, work_dir)
         self.input = inp  # kept for `lmr validate`, which checks the files even when fields fail
         if self.problems:
             raise ManifestError(self.source, self.problems)
@@ -253,21 +334,47 @@ class ManifestParser:
             mapper=mapper if mode != "REDUCER_ONLY" else None,
             reducer=reducer if mode != "MAPPER_ONLY" else None,
             input=inp, output=out,
-            work_dir=self.resolve(work_dir) if work_dir else default_work_dir(out.path),
+            work_dir=work_dir,
             max_concurrency=max_concurrency, retries=retries,
             min_success_ratio=float(min_success), max_rejected_ratio=float(max_rejected),
-            spark_conf={k: str(v).lower() if isinstance(v, bool) else str(v)
-                        for k, v in spark_conf.items()},
+            spark_conf={k: _conf_value(v) for k, v in spark_conf.items()},
             task_bytes=task_bytes, task_max_files=task_max_files,
         )
 
-    def check_locations(self, inp: InputSpec, out: OutputSpec) -> None:
-        named = [*((f"input.files[{i}]", f) for i, f in enumerate(inp.files)),
-                 ("input.prefix", inp.prefix), ("input.list", inp.list), ("output.path", out.path)]
-        for where, uri in named:
-            reason = uri and outside(uri, self.allowed)
+    def location(self, where: str, uri: str, *, needs_key: bool = False) -> str | None:
+        """``uri`` resolved, or None after recording why it cannot be used: malformed,
+        or outside the allowed locations (checked after resolving ``..`` and symlinks)."""
+        reason = uri_problem(uri, needs_key=needs_key)
+        if reason is None:   # again once resolved: a relative '../x' under an s3:// manifest
+            given, uri = uri, self.resolve(uri)
+            if not is_s3(uri):   # as given, so that a message can say what it resolves to
+                given = os.path.join(self.base_dir or "", os.path.expanduser(given))
+            reason = uri_problem(uri, needs_key=needs_key) or outside(given if not is_s3(uri) else uri,
+                                                                      self.allowed)
+        if reason:
+            self.fail(where, reason)
+            return None
+        return uri
+
+    def check_destination(self, inp: InputSpec, out: OutputSpec, work_dir: str) -> None:
+        """The output is a folder of its own: not a root, and not overlapping what the job
+        reads, the engine's own files or the stack's manifests (a publish replaces it)."""
+        if not out.path:
+            return
+        if is_root(out.path):
+            self.fail("output.path", f"{shorten(out.path)} is a bucket or filesystem root; "
+                                     "name a folder for the output")
+            return
+        protected = [("the manifest", self.source)] if self.base_dir is not None else []
+        protected += [(f"input.files[{i}]", f) for i, f in enumerate(inp.files)]
+        protected += [("input.prefix", inp.prefix), ("input.list", inp.list),
+                      ("the work dir", engine_area(work_dir))]
+        if is_s3(work_dir):
+            protected.append(("the stack's manifests/", join(s3_root(work_dir), MANIFESTS_PREFIX)))
+        for what, uri in protected:
+            reason = uri and destination_conflict(out.path, uri, what)
             if reason:
-                self.fail(where, reason)
+                self.fail("output.path", reason)
 
     def number(self, data, key, types, default, *, lo, hi):
         value = self.want(data, "", key, types, default=default)
@@ -315,26 +422,51 @@ class ManifestParser:
                 if not isinstance(item, str) or not item.strip():
                     self.fail(f"input.files[{i}]", f"must be a non-empty string, not {_kind(item)}")
                     continue
-                resolved = self.resolve(item.strip())
+                resolved = self.location(f"input.files[{i}]", item, needs_key=True)
+                if resolved is None:
+                    continue
                 if resolved in seen:
                     self.fail(f"input.files[{i}]", f"duplicates input.files[{seen[resolved]}] ({item})")
                     continue
                 seen[resolved] = i
                 files.append(resolved)
         prefix = self.want(inp, "input", "prefix", str)
+        if prefix is not None:
+            prefix = self.location("input.prefix", prefix)
         glob = self.want(inp, "input", "glob", str)
-        if glob is not None and prefix is None:
+        if glob is not None and inp.get("prefix") is None:
             self.fail("input.glob", "only applies with input.prefix")
+        elif glob is not None and glob_problem(glob):
+            self.fail("input.glob", glob_problem(glob))
         listing = self.want(inp, "input", "list", str)
+        if listing is not None:
+            listing = self.location("input.list", listing, needs_key=True)
         fmt = self.want(inp, "input", "format", str)
         if fmt is not None and fmt not in INPUT_FORMATS:
-            self.fail("input.format", f"{fmt!r} is not one of {', '.join(INPUT_FORMATS)}")
+            self.fail("input.format", f"{quote(fmt)} is not one of {', '.join(INPUT_FORMATS)}")
         schema = self.want(inp, "input", "schema", str)
+        if schema is not None and len(schema) > MAX_SCHEMA_CHARS:
+            self.fail("input.schema", f"is {len(schema):,} characters long; at most {MAX_SCHEMA_CHARS:,}")
         options = self.want(inp, "input", "options", dict, default={})
+        self.check_reader_options(options, fmt)
         return InputSpec(
-            files=tuple(files), prefix=self.resolve(prefix) if prefix else None, glob=glob,
-            list=self.resolve(listing) if listing else None, format=fmt, schema=schema,
-            options={str(k): str(v) for k, v in options.items()})
+            files=tuple(files), prefix=prefix, glob=glob, list=listing, format=fmt, schema=schema,
+            options={str(k): _conf_value(v) for k, v in options.items()})
+
+    def check_reader_options(self, options: dict, fmt: str | None) -> None:
+        """Options the manifest passes to Spark's reader: an allow-list per format (the
+        format may still come from the Mapper class: then any format's options pass here)."""
+        allowed = READER_OPTIONS.get(fmt) if fmt else set().union(*READER_OPTIONS.values())
+        for key, value in options.items():
+            where = f"input.options.{shorten(key, 80)}"
+            if key in ENGINE_READER_OPTIONS:
+                self.fail(where, "collides with the engine's own reader options (it reads "
+                                 "PERMISSIVE into _corrupt_record and names the files itself)")
+            elif allowed is None or key not in allowed:
+                self.fail(where, f"is not a reader option the engine allows for {fmt or 'any format'} "
+                                 f"(allowed: {shorten(', '.join(sorted(allowed or ())) or 'none', 150)})")
+            elif not isinstance(value, (str, int, float, bool)) or len(_conf_value(value)) > 256:
+                self.fail(where, "must be a string or number of at most 256 characters")
 
     def parse_output(self, data: dict) -> OutputSpec:
         out = self.want(data, "", "output", dict, required=True)
@@ -342,10 +474,12 @@ class ManifestParser:
             return OutputSpec(path="")
         self.unknown(out, "output", OUTPUT_FIELDS)
         path = self.want(out, "output", "path", str, required=True) or ""
+        if path:
+            path = self.location("output.path", path) or ""
         fmt = self.want(out, "output", "format", str)
         if fmt is not None and fmt not in OUTPUT_FORMATS:
-            self.fail("output.format", f"{fmt!r} is not one of {', '.join(OUTPUT_FORMATS)}")
-        return OutputSpec(path=self.resolve(path) if path else "", format=fmt)
+            self.fail("output.format", f"{quote(fmt)} is not one of {', '.join(OUTPUT_FORMATS)}")
+        return OutputSpec(path=path, format=fmt)
 
 
 def default_work_dir(output_path: str) -> str:
@@ -354,9 +488,12 @@ def default_work_dir(output_path: str) -> str:
     if env:
         return env if is_s3(env) else os.path.abspath(env)
     if is_s3(output_path):
-        bucket = output_path[len("s3://"):].split("/", 1)[0]
-        return f"s3://{bucket}"
+        return s3_root(output_path)
     return os.path.abspath(DEFAULT_LOCAL_WORK_DIR)
+
+
+def _conf_value(value: Any) -> str:
+    return str(value).lower() if isinstance(value, bool) else str(value)
 
 
 def _join(path: str, key: str) -> str:

@@ -11,14 +11,15 @@ from .storage import Storage
 
 
 def validate_manifest(uri: str, overrides: dict[str, Any] | None = None,
-                      storage: Storage | None = None) -> tuple[JobSpec | None, list[Problem], int]:
+                      storage: Storage | None = None,
+                      work_dir: str | None = None) -> tuple[JobSpec | None, list[Problem], int]:
     """(spec or None, every problem found, number of input files found)."""
     storage = storage or Storage()
     try:
         data = read_manifest(uri, overrides, storage=storage)
     except ManifestError as exc:
         return None, exc.problems, 0
-    parser = ManifestParser(uri, manifest_dir(uri), check_classes=True)
+    parser = ManifestParser(uri, manifest_dir(uri), check_classes=True, work_dir=work_dir)
     spec, problems = None, []
     try:
         spec = parser.parse(data)
@@ -30,7 +31,7 @@ def validate_manifest(uri: str, overrides: dict[str, Any] | None = None,
     if inp is not None and (inp.files or inp.prefix or inp.list) and not any(
             p.field.startswith("input") for p in problems):
         try:
-            found = len(list_input_files(inp, storage, uri))
+            found = len(list_input_files(inp, storage, uri, output=spec.output.path if spec else None))
         except PlanError as exc:
             problems.extend(exc.problems)
     return (spec if not problems else None), problems, found

@@ -114,3 +114,14 @@ class KillsItsWorker(SplitWords):
             open(marker("beside"), "w").close()
             time.sleep(600)
         return super().map(df, ctx)
+
+
+class SessionTimeZone(Mapper):
+    """MAPPER_ONLY: one row per input line, holding the session's time zone (what a
+    manifest's spark_conf set reaches the user's Spark)."""
+
+    input_format = "text"
+    output_format = "csv"
+
+    def map(self, df, ctx):
+        return df.select(F.current_timezone().alias("tz"))

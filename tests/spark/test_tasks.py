@@ -60,14 +60,18 @@ def test_map_task_commits_last_and_is_idempotent(samples, tmp_path):
 
     assert run_map_task(spec, task).status == "SKIPPED"          # committed: not run again
 
-    # An attempt that died before committing leaves stray files; the re-run replaces them.
+    # An attempt that died before committing left files in its own folder; a new attempt
+    # writes to a folder of its own, and its marker lists only its own parts.
     storage = Storage()
     storage.delete(layout.committed_marker(task.task_id))
-    storage.write_text(layout.part(task.task_id, "part-99999-stray.parquet"), "half written")
+    storage.write_text(layout.part(task.task_id, "deadattempt/part-99999-stray.parquet"), "half written")
     again = run_map_task(spec, task)
-    folder = sorted(p for p in __import__("os").listdir(layout.intermediate(task.task_id)))
-    assert folder == sorted(again.parts + ["_COMMITTED"])
-    assert again.rows_out == first.rows_out
+    assert again.status == "SUCCEEDED" and again.rows_out == first.rows_out
+    folders = {p.split("/")[0] for p in again.parts}
+    assert len(folders) == 1 and folders.isdisjoint({"deadattempt", *(p.split("/")[0] for p in first.parts)})
+    marker = json.loads(open(layout.committed_marker(task.task_id)).read())
+    assert marker["parts"] == again.parts
+    assert storage.read_text(layout.part(task.task_id, "deadattempt/part-99999-stray.parquet")) == "half written"
 
 
 def test_too_many_rejects_fail_fast_and_commit_nothing(tmp_path):
@@ -168,3 +172,18 @@ def test_record_contents_go_to_the_errors_file_never_to_logs(tmp_path, caplog):
     assert logged and "PRIVATE-TOKEN" not in logged
     [errors_file] = (tmp_path / "work").glob(f"jobs/{spec.job_id}/errors/*.jsonl")
     assert "PRIVATE-TOKEN-1" in errors_file.read_text() and "PRIVATE-TOKEN-2" in errors_file.read_text()
+
+
+def test_an_allowed_spark_conf_key_reaches_the_users_spark(spark, tmp_path):
+    (tmp_path / "a.txt").write_text("one\ntwo\n")
+    try:
+        status, spec, _ = run_local({"name": "tz", "mode": "MAPPER_ONLY", "mapper": "tests.testjobs:SessionTimeZone",
+                                     "input": {"files": [str(tmp_path / "a.txt")]},
+                                     "output": {"path": str(tmp_path / "out")},
+                                     "spark_conf": {"spark.sql.session.timeZone": "Europe/Paris"}}, tmp_path)
+    finally:   # the warm session is shared by every test: put the engine's UTC back
+        spark.conf.set("spark.sql.session.timeZone", "UTC")
+    assert status.state == "SUCCEEDED", status.reason
+    marker = json.loads((tmp_path / "out" / "_SUCCESS").read_text())
+    lines = [line for f in marker["files"] for line in (tmp_path / "out" / f).read_text().splitlines()[1:]]
+    assert lines == ["Europe/Paris", "Europe/Paris"]
