@@ -44,7 +44,18 @@ class PlanError(ProblemsError):
 
 
 class StorageError(EngineError):
-    """Reading or writing local files or S3 failed (retryable unless it says otherwise)."""
+    """Reading or writing local files or S3 failed in a way another attempt may not
+    (throttling, a timeout, a 5xx). Retryable."""
+
+
+class PermanentStorageError(StorageError):
+    """Reading or writing failed in a way every attempt would: access denied, no such
+    bucket or key, an archived object. Never retried; the message names the URI."""
+
+
+class CommitConflict(EngineError):
+    """A conditional write lost: another writer created or changed the object first.
+    The engine handles it (the first committer wins); it never reaches a task's caller."""
 
 
 class UserCodeError(EngineError):
@@ -59,6 +70,11 @@ class RejectedRecordsError(EngineError):
     """A task rejected more records than the job's max_rejected_ratio allows. Permanent."""
 
 
+class DestinationError(EngineError):
+    """The output folder holds files lmr did not publish there, or another job published
+    to it at the same moment. Permanent: nothing of the destination was deleted."""
+
+
 class RetryableTaskError(EngineError):
     """A task hit a platform error (JVM, I/O, network) that another attempt may not hit.
 
@@ -68,7 +84,10 @@ class RetryableTaskError(EngineError):
 
 # Errors that the same attempt would hit again: retrying them only wastes time and money.
 PERMANENT_ERRORS = ("ManifestError", "PlanError", "UserCodeError", "InputError",
-                    "RejectedRecordsError")
+                    "RejectedRecordsError", "PermanentStorageError", "DestinationError")
+# What the engine raises when another attempt may succeed. The state machine's Retry lists
+# name exactly these (tests/infra checks it); locally any error not permanent is retried.
+RETRYABLE_ERRORS = ("RetryableTaskError", "StorageError")
 
 
 def is_retryable(error_type: str) -> bool:

@@ -16,9 +16,43 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
-from .errors import StorageError
+from .errors import CommitConflict, PermanentStorageError, StorageError
 
 S3_SCHEME = "s3://"
+
+
+# S3 error codes that every attempt would hit again. Anything else that S3 answers with a
+# 4xx is permanent too; throttling (SlowDown, 503), timeouts and 5xx are retried.
+_PERMANENT_CODES = {"AccessDenied", "AllAccessDisabled", "NoSuchBucket", "NoSuchKey", "NotFound",
+                    "404", "403", "InvalidObjectState", "InvalidBucketName", "InvalidAccessKeyId",
+                    "SignatureDoesNotMatch", "AccountProblem", "InvalidRequest", "InvalidArgument",
+                    "MethodNotAllowed", "KMS.AccessDeniedException", "ExpiredToken", "InvalidToken"}
+_RETRYABLE_CODES = {"SlowDown", "ServiceUnavailable", "InternalError", "RequestTimeout",
+                    "Throttling", "ThrottlingException", "RequestTimeTooSkewed", "503", "500",
+                    "ConditionalRequestConflict"}
+
+
+def classify(what: str, exc: BaseException) -> StorageError:
+    """The engine's error for a failed storage call: permanent or retryable, by what it means."""
+    from botocore.exceptions import ClientError
+
+    if isinstance(exc, ClientError):
+        code = str(exc.response.get("Error", {}).get("Code", ""))
+        status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0)
+        permanent = code in _PERMANENT_CODES or (
+            code not in _RETRYABLE_CODES and 400 <= status < 500 and status not in (408, 429))
+    elif isinstance(exc, (FileNotFoundError, PermissionError, IsADirectoryError, NotADirectoryError)):
+        permanent = True
+    else:   # connection resets, timeouts, a full disk: another attempt may do better
+        permanent = False
+    return (PermanentStorageError if permanent else StorageError)(f"cannot {what}: {exc}")
+
+
+def _precondition_failed(exc: BaseException) -> bool:
+    from botocore.exceptions import ClientError
+
+    return isinstance(exc, ClientError) and exc.response.get("Error", {}).get("Code") in (
+        "PreconditionFailed", "412")
 
 
 def is_s3(uri: str) -> bool:
@@ -29,7 +63,7 @@ def split_s3(uri: str) -> tuple[str, str]:
     """``s3://bucket/a/b`` -> ``("bucket", "a/b")``."""
     bucket, _, key = uri[len(S3_SCHEME):].partition("/")
     if not bucket:
-        raise StorageError(f"{uri!r} names no bucket")
+        raise PermanentStorageError(f"{uri!r} names no bucket")
     return bucket, key
 
 
@@ -39,6 +73,11 @@ def join(base: str, *parts: str) -> str:
     for part in parts:
         out = f"{out}/{part.strip('/')}"
     return out
+
+
+def s3_root(uri: str) -> str:
+    """``s3://bucket/a/b`` -> ``s3://bucket``."""
+    return S3_SCHEME + split_s3(uri)[0]
 
 
 def basename(uri: str) -> str:
@@ -76,6 +115,23 @@ def glob_regex(pattern: str) -> re.Pattern:
     return re.compile("".join(out) + r"\Z")
 
 
+def glob_problem(pattern: str) -> str | None:
+    """Why ``pattern`` is not a usable glob below a prefix, or None."""
+    from .locations import quote
+
+    if not pattern or len(pattern) > 1024:
+        return "must be 1 to 1,024 characters"
+    if any(ord(c) < 32 or ord(c) == 127 for c in pattern):
+        return f"{quote(pattern)} contains a control character"
+    if pattern.startswith("/") or ".." in pattern.split("/"):
+        return f"{quote(pattern)} must stay below the prefix (no leading '/', no '..')"
+    try:
+        glob_regex(pattern)
+    except re.error as exc:
+        return f"{quote(pattern)} is not a valid glob: {exc}"
+    return None
+
+
 @dataclass(frozen=True)
 class FileInfo:
     uri: str
@@ -94,7 +150,7 @@ class LocalFiles:
         except FileNotFoundError:
             return None
         except OSError as exc:
-            raise StorageError(f"cannot stat {uri}: {exc}") from exc
+            raise classify(f"stat {uri}", exc) from exc
         is_dir = os.path.isdir(uri)
         return FileInfo(uri, 0 if is_dir else st.st_size, None, is_dir)
 
@@ -115,7 +171,22 @@ class LocalFiles:
         try:
             return Path(uri).read_bytes()
         except OSError as exc:
-            raise StorageError(f"cannot read {uri}: {exc}") from exc
+            raise classify(f"read {uri}", exc) from exc
+
+    def create(self, uri: str, data: bytes) -> None:
+        """Write ``uri`` only if it does not exist (CommitConflict if it does): written to a
+        temp file, then hard-linked into place, which fails if the name is taken."""
+        path = Path(uri)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(data)
+            os.link(tmp, path)
+        except FileExistsError:
+            raise CommitConflict(f"{uri} exists") from None
+        finally:
+            Path(tmp).unlink(missing_ok=True)
 
     def write_bytes(self, uri: str, data: bytes) -> None:
         path = Path(uri)
@@ -131,7 +202,10 @@ class LocalFiles:
 
     def download(self, uri: str, local_path: str) -> None:
         Path(local_path).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(uri, local_path)
+        try:
+            shutil.copyfile(uri, local_path)
+        except OSError as exc:
+            raise classify(f"read {uri}", exc) from exc
 
     def upload(self, local_path: str, uri: str) -> None:
         Path(uri).parent.mkdir(parents=True, exist_ok=True)
@@ -145,12 +219,13 @@ class LocalFiles:
     def delete(self, uri: str) -> None:
         Path(uri).unlink(missing_ok=True)
 
+    def delete_many(self, uris: list[str]) -> None:
+        for uri in uris:
+            self.delete(uri)
+
     def delete_prefix(self, prefix: str) -> None:
-        path = Path(prefix)
-        if path.is_dir():
-            shutil.rmtree(path)
-        else:
-            path.unlink(missing_ok=True)
+        if os.path.isdir(prefix):
+            shutil.rmtree(prefix)
 
 
 class S3Files:
@@ -175,7 +250,7 @@ class S3Files:
         try:
             return fn(*args, **kwargs)
         except Exception as exc:  # botocore raises many unrelated classes
-            raise StorageError(f"cannot {what} {uri}: {exc}") from exc
+            raise classify(f"{what} {uri}", exc) from exc
 
     def stat(self, uri: str) -> FileInfo | None:
         bucket, key = split_s3(uri)
@@ -188,7 +263,9 @@ class S3Files:
                 if key and any(True for _ in self.list(join(uri, ""), limit=1)):
                     return FileInfo(uri, 0, None, is_dir=True)
                 return None
-            raise StorageError(f"cannot stat {uri}: {exc}") from exc
+            raise classify(f"stat {uri}", exc) from exc
+        except Exception as exc:
+            raise classify(f"stat {uri}", exc) from exc
         return FileInfo(uri, head["ContentLength"], head.get("ETag", "").strip('"'))
 
     def list(self, prefix: str, limit: int | None = None) -> Iterator[FileInfo]:
@@ -208,7 +285,7 @@ class S3Files:
         except StorageError:
             raise
         except Exception as exc:
-            raise StorageError(f"cannot list {prefix}: {exc}") from exc
+            raise classify(f"list {prefix}", exc) from exc
 
     def read_bytes(self, uri: str) -> bytes:
         bucket, key = split_s3(uri)
@@ -218,6 +295,35 @@ class S3Files:
     def write_bytes(self, uri: str, data: bytes) -> None:
         bucket, key = split_s3(uri)
         self._call("write", uri, self.client.put_object, Bucket=bucket, Key=key, Body=data)
+
+    def read_versioned(self, uri: str) -> tuple[bytes, str] | None:
+        """(content, ETag), or None when there is no such object."""
+        bucket, key = split_s3(uri)
+        try:
+            got = self.client.get_object(Bucket=bucket, Key=key)
+            return got["Body"].read(), got["ETag"]
+        except Exception as exc:
+            error = classify(f"read {uri}", exc)
+            if isinstance(error, PermanentStorageError) and "NoSuchKey" in str(exc):
+                return None
+            raise error from exc
+
+    def create(self, uri: str, data: bytes) -> None:
+        """Write only if no object has the key (S3 If-None-Match: *): CommitConflict if one does."""
+        self._conditional(uri, data, IfNoneMatch="*")
+
+    def replace(self, uri: str, data: bytes, etag: str) -> None:
+        """Overwrite only the version with ``etag`` (S3 If-Match): CommitConflict if it changed."""
+        self._conditional(uri, data, IfMatch=etag)
+
+    def _conditional(self, uri: str, data: bytes, **condition) -> None:
+        bucket, key = split_s3(uri)
+        try:
+            self.client.put_object(Bucket=bucket, Key=key, Body=data, **condition)
+        except Exception as exc:
+            if _precondition_failed(exc):
+                raise CommitConflict(f"{uri} was written by another writer first") from None
+            raise classify(f"write {uri}", exc) from exc
 
     def download(self, uri: str, local_path: str) -> None:
         bucket, key = split_s3(uri)
@@ -237,13 +343,27 @@ class S3Files:
         bucket, key = split_s3(uri)
         self._call("delete", uri, self.client.delete_object, Bucket=bucket, Key=key)
 
+    def delete_many(self, uris: list[str]) -> None:
+        """Delete these exact objects, 1,000 a request; every per-key failure is raised."""
+        by_bucket: dict[str, list[str]] = {}
+        for uri in uris:
+            bucket, key = split_s3(uri)
+            by_bucket.setdefault(bucket, []).append(key)
+        for bucket, keys in by_bucket.items():
+            for start in range(0, len(keys), 1000):  # DeleteObjects takes 1,000 keys a call
+                chunk = [{"Key": k} for k in keys[start:start + 1000]]
+                where = f"{S3_SCHEME}{bucket}/{chunk[0]['Key']}"
+                done = self._call("delete", where, self.client.delete_objects,
+                                  Bucket=bucket, Delete={"Objects": chunk, "Quiet": True})
+                errors = done.get("Errors") or []
+                if errors:
+                    first = errors[0]
+                    raise StorageError(f"cannot delete {len(errors)} object(s), first "
+                                       f"s3://{bucket}/{first.get('Key')}: {first.get('Code')} "
+                                       f"{first.get('Message', '')}".rstrip())
+
     def delete_prefix(self, prefix: str) -> None:
-        bucket, _ = split_s3(prefix)
-        keys = [split_s3(f.uri)[1] for f in self.list(prefix)]
-        for start in range(0, len(keys), 1000):  # DeleteObjects takes 1,000 keys a call
-            chunk = [{"Key": k} for k in keys[start:start + 1000]]
-            self._call("delete under", prefix, self.client.delete_objects,
-                       Bucket=bucket, Delete={"Objects": chunk, "Quiet": True})
+        self.delete_many([f.uri for f in self.list(prefix)])
 
 
 class Storage:
@@ -297,8 +417,27 @@ class Storage:
         else:
             self.s3.upload(src, dst)
 
+    def create(self, uri: str, data: bytes | str) -> None:
+        """Write ``uri`` only if it does not exist yet: the first writer wins, a later one
+        gets CommitConflict. S3 If-None-Match locally an exclusive hard link."""
+        self._for(uri).create(uri, data.encode("utf-8") if isinstance(data, str) else data)
+
     def delete(self, uri: str) -> None:
         self._for(uri).delete(uri)
 
-    def delete_prefix(self, prefix: str) -> None:
+    def delete_many(self, uris: list[str]) -> None:
+        """Delete exactly these files or objects (S3: in batches, each failure raised)."""
+        for transport in (self.local, self.s3):
+            mine = [u for u in uris if self._for(u) is transport]
+            if mine:
+                transport.delete_many(mine)
+
+    def delete_prefix(self, prefix: str, owner: str) -> None:
+        """Delete everything under a folder the engine owns: ``prefix`` must end in '/' (so
+        ``jobs/a-1/`` never takes ``jobs/a-1-x/`` along) and lie inside ``owner``, the
+        job's own folder."""
+        from .locations import within
+
+        if not prefix.endswith("/") or not owner.endswith("/") or not within(prefix, owner):
+            raise ValueError(f"refusing to delete {prefix!r}: not a folder inside {owner!r}")
         self._for(prefix).delete_prefix(prefix)

@@ -71,3 +71,27 @@ def test_missing_s3_inputs_are_named_and_nothing_is_written(s3, bucket, capsys):
     assert f"input.files[1]: s3://{bucket}/in/nope.jsonl does not exist" in err
     keys = [o["Key"] for o in s3.list_objects_v2(Bucket=bucket).get("Contents", [])]
     assert sorted(keys) == ["in/a.jsonl", "m.json"]
+
+
+def test_an_input_deleted_after_planning_fails_at_once_and_is_named(s3, bucket, tmp_path, spark):
+    from engine.planning import plan_job
+    from engine.runners.local import LocalRunner
+    from engine.spec import load_manifest
+
+    for name in ("a", "b"):
+        s3.put_object(Bucket=bucket, Key=f"in/{name}.txt", Body=b"some words here\n")
+    path = tmp_path / "m.json"
+    path.write_text(json.dumps({"name": "gone", "mapper": "jobs.wordcount:SplitWords",
+                                "reducer": "jobs.wordcount:SumCounts", "task_bytes": 1, "retries": 3,
+                                "min_success_ratio": 0.5,
+                                "input": {"files": [f"s3://{bucket}/in/a.txt", f"s3://{bucket}/in/b.txt"]},
+                                "output": {"path": f"s3://{bucket}/out"}}))
+    plan = plan_job(load_manifest(str(path)))
+    s3.delete_object(Bucket=bucket, Key="in/b.txt")      # gone between planning and the task
+    events: list[dict] = []
+    status = LocalRunner(workers=0, on_event=events.append).run(plan).wait()
+    assert status.state == "PARTIAL"
+    [failed] = status.failed
+    assert failed.error_type == "PermanentStorageError" and failed.attempts == 1   # never retried
+    assert f"s3://{bucket}/in/b.txt" in failed.error
+    assert not [e for e in events if e["event"] == "task_retry"]
