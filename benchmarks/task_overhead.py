@@ -55,6 +55,7 @@ def clean_copy(data: Path) -> Path:
 
 def measure_tasks(spark, storage, mapper, files: list[str], work: Path, rounds: int) -> tuple[float, float]:
     """Median seconds per file: (plain spark, lmr task)."""
+    from engine.layout import JobLayout
     from engine.planning import plan_job
     from engine.spec import load_manifest
     from engine.tasks import run_map_task
@@ -65,7 +66,8 @@ def measure_tasks(spark, storage, mapper, files: list[str], work: Path, rounds: 
     timings: dict[str, list[float]] = {"plain spark": [], "lmr task": []}
     for round_ in range(rounds + 1):          # round 0 warms the JIT, not timed
         for i, task in enumerate(plan_job(spec).tasks):
-            storage.delete_prefix(f"{spec.work_dir}/jobs/")   # not a resume: the task runs again
+            job_dir = JobLayout(spec.work_dir, spec.job_id).job_dir
+            storage.delete_prefix(job_dir, owner=job_dir)   # not a resume: the task runs again
             runs = [("plain spark", lambda: plain_spark(spark, mapper, files[i], str(work / "plain"))),
                     ("lmr task", lambda: run_map_task(spec, task, storage))]
             for name, fn in (runs if (i + round_) % 2 == 0 else runs[::-1]):

@@ -15,9 +15,10 @@ import time
 from functools import lru_cache
 from typing import Any
 
-from .errors import EngineError, ManifestError, PlanError, RetryableTaskError
+from .errors import DestinationError, EngineError, ManifestError, PlanError, Problem, RetryableTaskError
 from .job_report import write_report
 from .layout import JobLayout
+from .output import check_destination
 from .planning import InputFile, MapTask, Plan, load_tasks, plan_job, save_plan
 from .results import ReduceResult
 from .spec import JobSpec, load_manifest
@@ -55,8 +56,12 @@ def submit_manifest(manifest_uri: str, work_dir: str, state_machine_arn: str, sf
         # The coordinator has no pyspark: classes are checked without importing them.
         spec = load_manifest(manifest_uri, storage=storage, check_classes=False, work_dir=work_dir)
         plan = plan_job(spec, storage)
+        check_destination(storage, spec.output.path, JobLayout(work_dir, spec.job_id))
     except (ManifestError, PlanError) as exc:
         return _reject_manifest(manifest_uri, work_dir, exc, storage)
+    except DestinationError as exc:
+        return _reject_manifest(manifest_uri, work_dir, PlanError(manifest_uri, [
+            Problem("output.path", str(exc))]), storage)
 
     previous = read_status(work_dir, plan.job_id, storage)
     if previous is not None and previous.state != RUNNING:

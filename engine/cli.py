@@ -14,7 +14,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from .errors import EngineError, ManifestError, PlanError
+from .errors import DestinationError, EngineError, ManifestError, PlanError, Problem
 from .report import format_summary
 from .storage import Storage
 
@@ -38,7 +38,7 @@ def _spec_flags(parser: argparse.ArgumentParser) -> None:
 
 
 def overrides_from(args: argparse.Namespace) -> dict[str, Any]:
-    out: dict[str, Any] = {k: getattr(args, k) for k in ("name", "mode", "mapper", "reducer", "work_dir")
+    out: dict[str, Any] = {k: getattr(args, k) for k in ("name", "mode", "mapper", "reducer")
                            if getattr(args, k, None) is not None}
     if args.input_format:
         out["input"] = {"format": args.input_format}
@@ -51,7 +51,8 @@ def overrides_from(args: argparse.Namespace) -> dict[str, Any]:
 def cmd_validate(args: argparse.Namespace) -> int:
     from .validate import validate_manifest
 
-    spec, problems, found = validate_manifest(args.manifest, overrides_from(args))
+    spec, problems, found = validate_manifest(args.manifest, overrides_from(args),
+                                              work_dir=getattr(args, "work_dir", None))
     if args.json:
         print(json.dumps({"manifest": args.manifest, "valid": not problems,
                           "problems": [{"field": p.field, "reason": p.reason} for p in problems],
@@ -69,21 +70,26 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 def cmd_run(args: argparse.Namespace) -> int:
     from .layout import JobLayout
+    from .output import check_destination
     from .planning import plan_job
     from .spec import load_manifest
     from .status import read_status
 
-    spec = load_manifest(args.manifest, overrides_from(args))
+    spec = load_manifest(args.manifest, overrides_from(args), work_dir=args.work_dir)
+    storage = Storage()
     try:
-        plan = plan_job(spec)
+        plan = plan_job(spec, storage)
+        check_destination(storage, spec.output.path, JobLayout(spec.work_dir, spec.job_id))
     except PlanError as exc:   # name the manifest the inputs came from, not just the job
         raise PlanError(args.manifest, exc.problems) from None
+    except DestinationError as exc:
+        raise PlanError(args.manifest, [Problem("output.path", str(exc))]) from None
     out = sys.stdout
-    storage = Storage()
     previous = read_status(spec.work_dir, spec.job_id, storage)
     if args.fresh or (previous is not None and previous.state == "SUCCEEDED"):
         # A finished job is recomputed (its code may have changed); a died or partial one resumes.
-        storage.delete_prefix(JobLayout(spec.work_dir, spec.job_id).job_dir)
+        job_dir = JobLayout(spec.work_dir, spec.job_id).job_dir
+        storage.delete_prefix(job_dir, owner=job_dir)
     elif (previous is not None or storage.exists(JobLayout(spec.work_dir, spec.job_id).tasks_json)) \
             and not args.json:
         print(f"resuming job {spec.job_id}: committed tasks are kept (--fresh starts over)", file=out)
@@ -348,6 +354,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.func(args)
     except (ManifestError, PlanError) as exc:
+        if getattr(args, "json", False):
+            print(json.dumps({"error": type(exc).__name__, "source": exc.source,
+                              "problems": [{"field": p.field, "reason": p.reason} for p in exc.problems]}))
         print(str(exc), file=sys.stderr)
         return EXIT_INVALID
     except UsageError as exc:

@@ -4,11 +4,12 @@
 
     <root>/jobs/<job_id>/job.json                  resolved spec
     <root>/jobs/<job_id>/tasks.json                plan: one item per map task
-    <root>/jobs/<job_id>/intermediate/<task_id>/   Parquet parts + _COMMITTED marker (last)
+    <root>/jobs/<job_id>/intermediate/<task_id>/   <attempt>/ Parquet parts; _COMMITTED (created
+                                                   once, conditionally: lists the winner's parts)
     <root>/jobs/<job_id>/errors/<task_id>.jsonl    rejected records, with file + reason
     <root>/jobs/<job_id>/failures/<task_id>.json   the last error of a task that has not committed
     <root>/jobs/_map-runs/<map run id>/            Step Functions' ResultWriter output (AWS)
-    <root>/jobs/<job_id>/staging/output/           reducer output before it is published
+    <root>/jobs/<job_id>/publish/<attempt>.json    files a publish attempt writes into the output
     <root>/jobs/<job_id>/status.json               job state, counts, timings, failed inputs
     <root>/jobs/<job_id>/logs/<task_id>.log        a task's output, every attempt (local runs)
     <root>/jobs/<job_id>/report.html               timeline, slowest tasks, failures, cost
@@ -33,6 +34,11 @@ MANIFESTS_PREFIX = "manifests"
 DATA_PREFIXES = ("inputs", "outputs")
 
 
+def engine_area(root: str) -> str:
+    """The folder under a work dir that holds every job's own files (jobs/<id>/...)."""
+    return join(root, "jobs", "")
+
+
 def manifest_upload(bucket_root: str, name: str) -> str:
     return join(bucket_root, MANIFESTS_PREFIX, f"{name}.json")
 
@@ -49,7 +55,9 @@ class JobLayout:
 
     @property
     def job_dir(self) -> str:
-        return join(self.root, "jobs", self.job_id)
+        """The job's folder, with a trailing '/': as a prefix it never matches a sibling
+        job whose id starts the same (``jobs/a-1/`` is not ``jobs/a-1-x/``)."""
+        return join(self.root, "jobs", self.job_id, "")
 
     @property
     def job_json(self) -> str:
@@ -66,8 +74,17 @@ class JobLayout:
     def intermediate(self, task_id: str) -> str:
         return join(self.job_dir, "intermediate", task_id)
 
+    def attempt_dir(self, task_id: str, attempt: str) -> str:
+        """One attempt's parts: its own folder, so that it never writes over another's."""
+        return join(self.intermediate(task_id), attempt, "")
+
     def part(self, task_id: str, name: str) -> str:
+        """A part a commit marker lists (``<attempt>/<file>``, relative to the task folder)."""
         return join(self.intermediate(task_id), name)
+
+    def publish_intent(self, attempt: str) -> str:
+        """What one publish attempt is about to write into the destination (S3)."""
+        return join(self.job_dir, "publish", f"{attempt}.json")
 
     def committed_marker(self, task_id: str) -> str:
         return join(self.intermediate(task_id), COMMITTED)

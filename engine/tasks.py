@@ -2,8 +2,10 @@
 
 Nothing here knows who called it. Each function takes a resolved spec and its task,
 does its work through :class:`engine.storage.Storage`, and returns a small JSON-able
-result. A map task is idempotent: its folder is replaced, and its ``_COMMITTED``
-marker, written last, holds its result; a task whose marker exists is skipped.
+result. A map task is idempotent: each attempt writes its parts into a folder of its
+own, then creates the ``_COMMITTED`` marker (holding its result and listing its parts)
+only if no other attempt has: the first committer wins, a later attempt returns the
+winner's result and removes only its own parts. A task whose marker exists is skipped.
 """
 
 from __future__ import annotations
@@ -13,19 +15,20 @@ import logging
 import os
 import tempfile
 import time
+import uuid
 
-from .errors import EngineError, RejectedRecordsError, UserCodeError, error_to_dict
+from .errors import CommitConflict, EngineError, RejectedRecordsError, UserCodeError, error_to_dict
 from .faults import checkpoint
 from .interfaces import Mapper, Reducer, TaskContext
 from .layout import JobLayout
 from .loading import resolve_class
-from .output import publish
+from .output import check_destination, publish
 from .planning import MapTask
 from .rejects import collect_rejects
 from .results import MapResult, ReduceResult
 from .spec import JobSpec
 from .staging import stage
-from .storage import Storage, basename
+from .storage import Storage, basename, join
 
 log = logging.getLogger("lmr.task")
 
@@ -114,6 +117,15 @@ def _map(spec: JobSpec, task: MapTask, storage: Storage) -> MapResult:
     prior = committed_result(spec, task.task_id, storage)
     if prior is not None:
         return prior.skipped()
+    layout = JobLayout(spec.work_dir, spec.job_id)
+    logger = task_logger(spec.job_id, task.task_id, task.input_uris)
+    if task.bytes == 0:
+        # Only empty files: no records, and nothing for Spark to read (it makes no
+        # partitions of them, so it would report no counts either).
+        empty = MapResult(task_id=task.task_id, status="SUCCEEDED", inputs=task.input_uris, rows_in=0,
+                          rows_out=0, rejected=0, bytes_in=0, bytes_out=0, duration_ms=0,
+                          cold_start=False, started_at=time.time(), worker=f"pid-{os.getpid()}")
+        return _commit(spec, layout, empty, None, storage, logger)
 
     started_at, t0 = time.time(), time.monotonic()
     cold = not session.is_started()
@@ -124,9 +136,7 @@ def _map(spec: JobSpec, task: MapTask, storage: Storage) -> MapResult:
 
     from .readers import observe_rejects, without_rejects, write_frame
 
-    layout = JobLayout(spec.work_dir, spec.job_id)
-    ctx = TaskContext(spec.job_id, task.task_id, task.input_uris,
-                      task_logger(spec.job_id, task.task_id, task.input_uris))
+    ctx = TaskContext(spec.job_id, task.task_id, task.input_uris, logger)
     mapper = _user_class(spec, "mapper", Mapper)
     # MAPPER_ONLY: the intermediate files ARE the destination's files, in its format.
     # (job.json may lack a format: the coordinator cannot import classes to fill it in.)
@@ -152,9 +162,9 @@ def _map(spec: JobSpec, task: MapTask, storage: Storage) -> MapResult:
         rows_in, rejected = seen.get["rows"], seen.get["bad"]
         rows_out, rows_written = produced.get["rows"], written.get["rows"]
 
-        # Replace whatever an earlier, uncommitted attempt left, then write parts, then commit.
+        # Parts go to this attempt's own folder; the first attempt to create the marker wins.
         checkpoint("map.before_write", task.task_id)
-        storage.delete_prefix(layout.intermediate(task.task_id))
+        attempt = uuid.uuid4().hex[:12]
         if rejected:
             records = collect_rejects(df, local, task.input_uris, mapper.input_format)
             storage.write_text(layout.errors(task.task_id),
@@ -165,13 +175,14 @@ def _map(spec: JobSpec, task: MapTask, storage: Storage) -> MapResult:
                     f"({rejected / rows_in:.1%} > max_rejected_ratio {spec.max_rejected_ratio:.1%}) "
                     f"in {', '.join(task.input_uris)}; first: {records[0]['reason']} "
                     f"at line {records[0].get('line')}; all in {layout.errors(task.task_id)}")
-        parts = sorted(n for n in os.listdir(out_dir) if not n.startswith((".", "_")))
+        files = sorted(n for n in os.listdir(out_dir) if not n.startswith((".", "_")))
         bytes_out = 0
-        for name in parts:
+        for name in files:
             path = os.path.join(out_dir, name)
             bytes_out += os.path.getsize(path)
-            storage.upload(path, layout.part(task.task_id, name))
+            storage.upload(path, join(layout.attempt_dir(task.task_id, attempt), name))
             checkpoint("map.mid_write", task.task_id)
+        parts = [f"{attempt}/{name}" for name in files]
 
     result = MapResult(
         task_id=task.task_id, status="SUCCEEDED", inputs=task.input_uris,
@@ -179,11 +190,25 @@ def _map(spec: JobSpec, task: MapTask, storage: Storage) -> MapResult:
         bytes_out=bytes_out, rows_written=rows_written, duration_ms=int((time.monotonic() - t0) * 1000),
         cold_start=cold, started_at=started_at, parts=parts,
         counters=dict(ctx.counters), worker=f"pid-{os.getpid()}")
-    checkpoint("map.before_commit", task.task_id)
-    storage.write_text(layout.committed_marker(task.task_id), json.dumps(result.to_dict()))
-    storage.delete(layout.failure(task.task_id))   # an earlier attempt's error no longer applies
-    ctx.logger.info("map task committed: %d rows in, %d out, %d rejected",
-                    rows_in, rows_out, rejected)
+    return _commit(spec, layout, result, attempt, storage, ctx.logger)
+
+
+def _commit(spec: JobSpec, layout: JobLayout, result: MapResult, attempt: str | None,
+            storage: Storage, logger) -> MapResult:
+    """Create the task's marker unless another attempt did first. The loser returns the
+    winner's result and removes only its own parts."""
+    checkpoint("map.before_commit", result.task_id)
+    try:
+        storage.create(layout.committed_marker(result.task_id), json.dumps(result.to_dict()))
+    except CommitConflict:
+        # Another attempt (a Lambda retry while this one still ran, a redrive) committed first.
+        if attempt is not None:
+            storage.delete_prefix(layout.attempt_dir(result.task_id, attempt), owner=layout.job_dir)
+        logger.info("map task already committed by another attempt; this one's parts removed")
+        return committed_result(spec, result.task_id, storage).skipped()
+    storage.delete(layout.failure(result.task_id))   # an earlier attempt's error no longer applies
+    logger.info("map task committed: %d rows in, %d out, %d rejected",
+                result.rows_in, result.rows_out, result.rejected)
     return result
 
 
@@ -216,6 +241,7 @@ def run_reduce_task(spec: JobSpec, tasks: list[MapTask], storage: Storage | None
     from . import session
 
     storage = storage or Storage()
+    layout = JobLayout(spec.work_dir, spec.job_id)
     started_at, t0 = time.time(), time.monotonic()
     cold = not session.is_started()
     reducer = _user_class(spec, "reducer", Reducer)
@@ -227,6 +253,11 @@ def run_reduce_task(spec: JobSpec, tasks: list[MapTask], storage: Storage | None
         if not results:
             raise UserCodeError(f"job {spec.job_id}: no map task committed; nothing to reduce")
         sources = [u for r in results.values() for u in part_uris(spec, r)]
+        if not sources:   # every input was empty: an empty output, nothing for Spark to read
+            published = publish(storage, [], spec.output.path, {"job_id": spec.job_id, "rows": 0}, layout)
+            return ReduceResult(status="SUCCEEDED", rows_in=0, rows_out=0, bytes_out=0, duration_ms=0,
+                                cold_start=False, started_at=started_at, output=spec.output.path,
+                                files=published.files)
         workload = sum(r.bytes_out for r in results.values())
     # As in a map task: a cold JVM boots while pyspark is imported and the inputs staged.
     session.start(spec.spark_conf, workload_bytes=workload)
@@ -255,8 +286,8 @@ def run_reduce_task(spec: JobSpec, tasks: list[MapTask], storage: Storage | None
                   spec.output.format or reducer.output_format)
         names = sorted(n for n in os.listdir(out_dir) if not n.startswith((".", "_")))
         rows_in, rejected, rows_out = seen.get["rows"], seen.get["bad"], written.get["rows"]
-        files = publish(storage, [(os.path.join(out_dir, n), n) for n in names], spec.output.path,
-                        {"job_id": spec.job_id, "rows": rows_out})
+        published = publish(storage, [(os.path.join(out_dir, n), n) for n in names], spec.output.path,
+                            {"job_id": spec.job_id, "rows": rows_out}, layout)
         bytes_out = sum(os.path.getsize(os.path.join(out_dir, n)) for n in names)
 
     ctx.logger.info("reduce committed: %d rows in, %d out -> %s", rows_in, rows_out, spec.output.path)
@@ -264,7 +295,7 @@ def run_reduce_task(spec: JobSpec, tasks: list[MapTask], storage: Storage | None
                         bytes_out=bytes_out,
                         duration_ms=int((time.monotonic() - t0) * 1000), cold_start=cold,
                         started_at=started_at, output=spec.output.path,
-                        files=[basename(f) for f in files], counters=dict(ctx.counters))
+                        files=published.files, counters=dict(ctx.counters))
 
 
 def commit_mapper_output(spec: JobSpec, tasks: list[MapTask], storage: Storage | None = None) -> ReduceResult:
@@ -274,11 +305,11 @@ def commit_mapper_output(spec: JobSpec, tasks: list[MapTask], storage: Storage |
     results = committed_results(spec, tasks, storage)
     pairs = [(uri, f"{r.task_id}-{basename(uri)}") for r in results.values() for uri in part_uris(spec, r)]
     rows = sum(r.rows_out for r in results.values())
-    files = publish(storage, pairs, spec.output.path, {"job_id": spec.job_id, "rows": rows})
+    published = publish(storage, pairs, spec.output.path, {"job_id": spec.job_id, "rows": rows},
+                        JobLayout(spec.work_dir, spec.job_id))
     return ReduceResult(status="SUCCEEDED", rows_in=rows, rows_out=rows, bytes_out=0,
                         duration_ms=int((time.monotonic() - t0) * 1000), cold_start=False,
-                        started_at=started_at, output=spec.output.path,
-                        files=[basename(f) for f in files])
+                        started_at=started_at, output=spec.output.path, files=published.files)
 
 
 def reduce_job(spec: JobSpec, tasks: list[MapTask], storage: Storage | None = None) -> ReduceResult:
@@ -287,6 +318,8 @@ def reduce_job(spec: JobSpec, tasks: list[MapTask], storage: Storage | None = No
     from .status import may_reduce
 
     storage = storage or Storage()
+    # Before any work: a destination holding someone else's files is refused, untouched.
+    check_destination(storage, spec.output.path, JobLayout(spec.work_dir, spec.job_id))
     if spec.mode != "REDUCER_ONLY":
         committed = len(committed_results(spec, tasks, storage))
         if not may_reduce(len(tasks), committed, spec.min_success_ratio):

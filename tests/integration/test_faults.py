@@ -57,9 +57,12 @@ def job_dir(tmp_path: Path) -> Path:
 
 
 def assert_intermediates_are_exactly_the_committed_parts(tmp_path: Path) -> None:
+    """Every part a marker lists is there, and the winning attempt's folder holds nothing
+    else (a killed attempt's files stay in its own folder, which no reader looks at)."""
     for task_dir in (job_dir(tmp_path) / "intermediate").iterdir():
         marker = json.loads((task_dir / "_COMMITTED").read_text())
-        assert sorted(p.name for p in task_dir.iterdir() if p.name != "_COMMITTED") == sorted(marker["parts"])
+        [winner] = {p.split("/")[0] for p in marker["parts"]}
+        assert sorted(f"{winner}/{p.name}" for p in (task_dir / winner).iterdir()) == sorted(marker["parts"])
 
 
 def test_tasks_killed_at_every_map_point_are_retried_in_the_same_run(samples, tmp_path):
@@ -101,7 +104,7 @@ def test_a_run_killed_at_a_point_leaves_no_output_and_a_rerun_finishes_it(sample
     assert again.stdout.count("skipped (committed earlier)") == len(committed)
     assert read_counts(tmp_path / "out") == dict(word_counts(files))
     assert_intermediates_are_exactly_the_committed_parts(tmp_path)
-    assert not list(tmp_path.glob("out.lmr-*"))      # a killed publisher's leftovers are gone
+    assert not list(tmp_path.glob(".out.lmr-*"))     # a killed publisher's leftovers are gone
 
 
 def test_a_worker_killed_with_sigkill_mid_task_is_noticed_and_the_task_retried(samples, tmp_path):
@@ -142,3 +145,64 @@ def test_fault_points_are_checked_and_off_by_default(monkeypatch):
     monkeypatch.setenv("LMR_FAULT", "map.typo")
     with pytest.raises(ValueError, match="unknown point 'map.typo'"):
         checkpoint("map.before_write", "t0")
+
+
+# --- the same commit points with every file on the moto S3 server ---------------------
+
+def s3_job(s3, bucket: str, samples: Path, **fields) -> tuple[str, list[Path]]:
+    files = sorted((samples / "wordcount").glob("*.txt"))
+    for path in files:
+        s3.upload_file(str(path), bucket, f"in/{path.name}")
+    manifest = {**WORDCOUNT, "input": {"prefix": f"s3://{bucket}/in"},
+                "output": {"path": f"s3://{bucket}/out", "format": "csv"}, **fields}
+    s3.put_object(Bucket=bucket, Key="manifests/wc.json", Body=json.dumps(manifest))
+    return f"s3://{bucket}/manifests/wc.json", files
+
+
+def s3_counts(s3, bucket: str) -> dict[str, int]:
+    """The published output on S3; fails if the folder holds anything its marker does not list."""
+    import io
+
+    marker = json.loads(s3.get_object(Bucket=bucket, Key="out/_SUCCESS")["Body"].read())
+    present = sorted(o["Key"][len("out/"):] for o in s3.list_objects_v2(Bucket=bucket, Prefix="out/")["Contents"])
+    assert present == sorted([*marker["files"], "_SUCCESS"])
+    got = pd.concat([pd.read_csv(io.BytesIO(s3.get_object(Bucket=bucket, Key=f"out/{f}")["Body"].read()),
+                                 keep_default_na=False) for f in marker["files"]])
+    assert not got["word"].duplicated().any(), "a word appears twice: rows were duplicated"
+    return dict(zip(got["word"], got["count"]))
+
+
+def s3_committed_parts_exist(s3, bucket: str) -> None:
+    keys = {o["Key"] for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix="jobs/")
+            for o in page.get("Contents", [])}
+    markers = [k for k in keys if "/intermediate/" in k and k.endswith("/_COMMITTED")]
+    assert len(markers) == 3
+    for key in markers:
+        folder = key[: -len("_COMMITTED")]
+        for part in json.loads(s3.get_object(Bucket=bucket, Key=key)["Body"].read())["parts"]:
+            assert folder + part in keys
+
+
+def test_on_s3_tasks_killed_at_every_map_point_are_retried_in_the_same_run(s3, bucket, samples, tmp_path):
+    manifest, files = s3_job(s3, bucket, samples)
+    done = lmr("run", manifest, "--workers", "1", env={
+        "LMR_FAULT": "map.before_write@t00000,map.mid_write@t00001,map.before_commit@t00002",
+        "LMR_FAULT_ONCE_DIR": str(tmp_path / "fired")})
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert len(list((tmp_path / "fired").iterdir())) == 3
+    assert s3_counts(s3, bucket) == dict(word_counts(files))
+    s3_committed_parts_exist(s3, bucket)
+
+
+def test_on_s3_a_publisher_killed_before_its_marker_leaves_no_output_and_a_rerun_finishes(s3, bucket, samples,
+                                                                                           monkeypatch):
+    manifest, files = s3_job(s3, bucket, samples, retries=0)
+    first = lmr("run", manifest, "--workers", "1", env={"LMR_FAULT": "reduce.before_commit"})
+    assert first.returncode == 1, first.stdout + first.stderr
+    listed = s3.list_objects_v2(Bucket=bucket, Prefix="out/").get("Contents", [])
+    assert listed and "out/_SUCCESS" not in {o["Key"] for o in listed}   # files, but nothing marked complete
+    # The rerun knows the killed attempt's files as this job's own (its record says so),
+    # and, the record being stale, removes them once its own output is in.
+    again = lmr("run", manifest, "--workers", "1", env={"LMR_PUBLISH_LEASE_SECONDS": "0"})
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert s3_counts(s3, bucket) == dict(word_counts(files))

@@ -87,7 +87,7 @@ def test_combiner_writes_partials_and_the_reducer_merges_them(samples, tmp_path)
 def test_map_tasks_write_only_the_columns_the_reducer_reads(samples, tmp_path):
     files = sorted((samples / "crawl").glob("*.jsonl"))
     status, spec = run_crawl(files, tmp_path)
-    parts = sorted((tmp_path / "work" / "jobs" / spec.job_id / "intermediate").glob("*/*.parquet"))
+    parts = sorted((tmp_path / "work" / "jobs" / spec.job_id / "intermediate").glob("*/*/*.parquet"))
     assert parts
     # The mapper emits url, language and content_length; the reducer groups by language
     # and takes a percentile of content_length: url is never written.
