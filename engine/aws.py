@@ -15,7 +15,8 @@ import time
 from functools import lru_cache
 from typing import Any
 
-from .errors import DestinationError, EngineError, ManifestError, PlanError, Problem, RetryableTaskError
+from .errors import (DestinationError, EngineError, ManifestError, PermanentStorageError, PlanError, Problem,
+                     RetryableTaskError)
 from .job_report import write_report
 from .layout import JobLayout
 from .output import check_destination
@@ -169,10 +170,14 @@ def finalize_event(event: dict[str, Any], storage: Storage) -> dict[str, Any]:
     spec = _load_spec(event["job"], storage)
     tasks = load_tasks(spec, storage)
     reduce_data = (event.get("reduce") or {}).get("result")
+    publish_error = ""
     if spec.mode == "MAPPER_ONLY" and reduce_data is None and not event.get("error"):
-        reduce_data = reduce_job(spec, tasks, storage).to_dict()   # publish: no Spark needed
+        try:
+            reduce_data = reduce_job(spec, tasks, storage).to_dict()   # publish: no Spark needed
+        except (DestinationError, PermanentStorageError) as exc:   # the job FAILED; say why
+            publish_error = f"publishing failed: {type(exc).__name__}: {exc}"
     reduce = ReduceResult.from_dict(reduce_data) if reduce_data else None
-    reason = reduce.reason if reduce is not None and reduce.status == "SKIPPED" else ""
+    reason = reduce.reason if reduce is not None and reduce.status == "SKIPPED" else publish_error
     if reduce is not None and reduce.status != "SUCCEEDED":
         reduce = None
     if event.get("error"):

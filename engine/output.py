@@ -25,7 +25,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import posixpath
 import re
 import shutil
 import time

@@ -9,6 +9,30 @@ from __future__ import annotations
 
 from .interfaces import CORRUPT_COLUMN, INPUT_FORMATS
 
+# Reader options a manifest may set, per format. The engine owns the rest: it reads text
+# formats PERMISSIVE into _corrupt_record (to count and divert rejects), picks multiLine
+# from the format, and names the files itself.
+_TEXT_OPTIONS = {"encoding", "lineSep", "dateFormat", "timestampFormat", "timestampNTZFormat",
+                 "locale", "samplingRatio"}
+READER_OPTIONS = {
+    "jsonl": _TEXT_OPTIONS | {"allowComments", "allowUnquotedFieldNames", "allowSingleQuotes",
+                              "allowNumericLeadingZeros", "allowBackslashEscapingAnyCharacter",
+                              "allowUnquotedControlChars", "allowNonNumericNumbers", "primitivesAsString",
+                              "prefersDecimal", "dropFieldIfAllNull", "timeZone"},
+    "csv": _TEXT_OPTIONS | {"sep", "delimiter", "header", "quote", "escape", "comment", "nullValue",
+                            "nanValue", "positiveInf", "negativeInf", "emptyValue", "ignoreLeadingWhiteSpace",
+                            "ignoreTrailingWhiteSpace", "maxColumns", "maxCharsPerColumn",
+                            "unescapedQuoteHandling", "charToEscapeQuoteEscaping", "enforceSchema",
+                            "preferDate", "timeZone"},
+    "text": {"wholetext", "lineSep", "encoding"},
+    "parquet": {"mergeSchema", "datetimeRebaseMode", "int96RebaseMode"},
+    "binary": set(),
+}
+READER_OPTIONS["json"] = READER_OPTIONS["jsonl"]
+ENGINE_READER_OPTIONS = {"mode", "columnNameOfCorruptRecord", "multiLine", "path", "paths",
+                         "pathGlobFilter", "recursiveFileLookup", "basePath", "modifiedBefore",
+                         "modifiedAfter", "ignoreCorruptFiles", "ignoreMissingFiles"}
+
 
 def with_corrupt_column(schema):
     """The schema plus the corrupt-record column (DDL string or StructType)."""

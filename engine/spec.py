@@ -15,13 +15,15 @@ import re
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
+from . import spark_conf as conf_rules
 from .errors import ManifestError, Problem
 from .interfaces import INPUT_FORMATS, OUTPUT_FORMATS
-from .loading import check_statically, resolve_class
-from . import spark_conf as conf_rules
 from .layout import MANIFESTS_PREFIX, engine_area
+from .loading import check_statically, resolve_class
 from .locations import (allowed_locations, destination_conflict, is_root, outside, quote,
                         resolve_local, shorten, uri_problem)
+from .manifest_file import kind_of, manifest_dir, read_manifest
+from .readers import ENGINE_READER_OPTIONS, READER_OPTIONS
 from .storage import Storage, glob_problem, is_s3, join, s3_root
 
 WORK_DIR_ENV = "LMR_WORK_DIR"
@@ -40,35 +42,8 @@ DEFAULT_TASK_MAX_FILES = 1000
 MAX_TASK_BYTES = 10 * 2**30
 INPUT_FIELDS = {"files", "prefix", "glob", "list", "format", "schema", "options"}
 OUTPUT_FIELDS = {"path", "format"}
-# A manifest is untrusted input: bounded in size and in depth before anything else reads it.
-# 100,000 input URIs of 200 characters fit in 32 MiB.
-MAX_MANIFEST_BYTES = 32 * 2**20
-MAX_DEPTH = 16
 MAX_SCHEMA_CHARS = 64 * 1024
 MAX_VALUE_CHARS = 4096
-# Reader options a manifest may set, per format. The engine owns the rest: it reads text
-# formats PERMISSIVE into _corrupt_record (to count and divert rejects), picks multiLine
-# from the format, and names the files itself.
-_TEXT_OPTIONS = {"encoding", "lineSep", "dateFormat", "timestampFormat", "timestampNTZFormat",
-                 "locale", "samplingRatio"}
-READER_OPTIONS = {
-    "jsonl": _TEXT_OPTIONS | {"allowComments", "allowUnquotedFieldNames", "allowSingleQuotes",
-                              "allowNumericLeadingZeros", "allowBackslashEscapingAnyCharacter",
-                              "allowUnquotedControlChars", "allowNonNumericNumbers", "primitivesAsString",
-                              "prefersDecimal", "dropFieldIfAllNull", "timeZone"},
-    "csv": _TEXT_OPTIONS | {"sep", "delimiter", "header", "quote", "escape", "comment", "nullValue",
-                            "nanValue", "positiveInf", "negativeInf", "emptyValue", "ignoreLeadingWhiteSpace",
-                            "ignoreTrailingWhiteSpace", "multiLine", "maxColumns", "maxCharsPerColumn",
-                            "unescapedQuoteHandling", "charToEscapeQuoteEscaping", "enforceSchema",
-                            "preferDate", "timeZone"},
-    "text": {"wholetext", "lineSep", "encoding"},
-    "parquet": {"mergeSchema", "datetimeRebaseMode", "int96RebaseMode"},
-    "binary": set(),
-}
-READER_OPTIONS["json"] = READER_OPTIONS["jsonl"]
-ENGINE_READER_OPTIONS = {"mode", "columnNameOfCorruptRecord", "multiLine", "path", "paths",
-                         "pathGlobFilter", "recursiveFileLookup", "basePath", "modifiedBefore",
-                         "modifiedAfter", "ignoreCorruptFiles", "ignoreMissingFiles"}
 
 
 @dataclass(frozen=True)
@@ -150,93 +125,13 @@ def load_manifest(uri: str, overrides: dict[str, Any] | None = None, *,
 
     ``overrides`` are manifest fields given another way (CLI flags); they win over the
     file's. ``work_dir``, given by whoever runs the job (not by the manifest), is trusted:
-    the allowed locations do not apply to it. ``check_classes`` imports the mapper/reducer to check they subclass the
-    interfaces (the coordinator, which has no pyspark, only checks the reference).
+    the allowed locations do not apply to it. ``check_classes`` imports the mapper/reducer
+    to check they subclass the interfaces (the coordinator, which has no pyspark, only
+    checks the reference).
     Raises :class:`ManifestError` listing every problem.
     """
     data = read_manifest(uri, overrides, storage=storage)
     return ManifestParser(uri, manifest_dir(uri), check_classes, work_dir=work_dir).parse(data)
-
-
-def read_manifest(uri: str, overrides: dict[str, Any] | None = None, *,
-                  storage: Storage | None = None) -> dict[str, Any]:
-    """The manifest's fields as a dict, overrides applied, not yet validated."""
-    storage = storage or Storage()
-    try:
-        info = storage.stat(uri)
-        if info is not None and info.size > MAX_MANIFEST_BYTES:
-            raise ManifestError(uri, [Problem("", f"manifest is {info.size:,} bytes; at most "
-                                                  f"{MAX_MANIFEST_BYTES:,} are read")])
-        text = storage.read_text(uri)
-    except ManifestError:
-        raise
-    except UnicodeDecodeError as exc:
-        raise ManifestError(uri, [Problem("", f"manifest is not UTF-8 text: {exc}")]) from None
-    except Exception as exc:
-        raise ManifestError(uri, [Problem("", f"cannot read manifest: {exc}")]) from None
-    data = parse_manifest_text(text, uri)
-    for key, value in (overrides or {}).items():
-        if isinstance(value, dict) and isinstance(data.get(key), dict):
-            data[key] = {**data[key], **value}
-        else:
-            data[key] = value
-    return data
-
-
-def manifest_dir(uri: str) -> str:
-    """Relative paths in a manifest resolve against this folder."""
-    return uri.rsplit("/", 1)[0] if is_s3(uri) else os.path.dirname(os.path.abspath(uri))
-
-
-def parse_manifest_text(text: str, source: str) -> dict[str, Any]:
-    """JSON object, or (LetsData's format) one input URI per line; '#' starts a comment."""
-    stripped = text.strip()
-    if not stripped:
-        raise ManifestError(source, [Problem("", "manifest is empty")])
-    if stripped[0] in "{[" or source.endswith(".json"):
-        try:
-            data = json.loads(text, object_pairs_hook=_unique_keys)
-        except json.JSONDecodeError as exc:
-            raise ManifestError(source, [Problem(
-                "", f"not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}")]) from None
-        except _DuplicateKey as exc:
-            raise ManifestError(source, [Problem(str(exc), "appears twice in the same object")]) from None
-        except RecursionError:
-            raise ManifestError(source, [Problem("", f"nested deeper than {MAX_DEPTH} levels")]) from None
-        if _depth(data) > MAX_DEPTH:
-            raise ManifestError(source, [Problem("", f"nested deeper than {MAX_DEPTH} levels")])
-        if not isinstance(data, dict):
-            raise ManifestError(source, [Problem("", f"must be a JSON object, not {_kind(data)}")])
-        return data
-    lines = [ln.strip() for ln in text.splitlines()]
-    return {"input": {"files": [ln for ln in lines if ln and not ln.startswith("#")]}}
-
-
-class _DuplicateKey(ValueError):
-    pass
-
-
-def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    """json's object hook: a key given twice is an error, not "the last one wins"."""
-    out: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in out:
-            raise _DuplicateKey(shorten(key, 80))
-        out[key] = value
-    return out
-
-
-def _depth(value: Any) -> int:
-    if isinstance(value, dict):
-        return 1 + max(map(_depth, value.values()), default=0)
-    if isinstance(value, list):
-        return 1 + max(map(_depth, value), default=0)
-    return 0
-
-
-def _kind(value: Any) -> str:
-    return {dict: "an object", list: "a list", str: "a string", bool: "a boolean",
-            int: "an integer", float: "a number", type(None): "null"}.get(type(value), type(value).__name__)
 
 
 class ManifestParser:
@@ -264,7 +159,7 @@ class ManifestParser:
             self.fail(_join(path, key), f"must be {_type_name(types)}, not a boolean")
             return default
         if not isinstance(value, types):
-            self.fail(_join(path, key), f"must be {_type_name(types)}, not {_kind(value)}")
+            self.fail(_join(path, key), f"must be {_type_name(types)}, not {kind_of(value)}")
             return default
         if isinstance(value, str) and len(value) > MAX_VALUE_CHARS and key != "schema":
             self.fail(_join(path, key), f"is {len(value):,} characters long; at most {MAX_VALUE_CHARS:,}")
@@ -308,7 +203,7 @@ class ManifestParser:
         spark_conf = self.want(data, "", "spark_conf", dict, default={})
         for key, value in spark_conf.items():
             if not isinstance(value, (str, int, float, bool)):
-                self.fail(f"spark_conf.{shorten(key, 80)}", f"must be a string or number, not {_kind(value)}")
+                self.fail(f"spark_conf.{shorten(key, 80)}", f"must be a string or number, not {kind_of(value)}")
                 continue
             reason = conf_rules.problem(key, _conf_value(value))
             if reason:
@@ -420,7 +315,7 @@ class ManifestParser:
             seen: dict[str, int] = {}
             for i, item in enumerate(raw_files):
                 if not isinstance(item, str) or not item.strip():
-                    self.fail(f"input.files[{i}]", f"must be a non-empty string, not {_kind(item)}")
+                    self.fail(f"input.files[{i}]", f"must be a non-empty string, not {kind_of(item)}")
                     continue
                 resolved = self.location(f"input.files[{i}]", item, needs_key=True)
                 if resolved is None:

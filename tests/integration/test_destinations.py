@@ -226,3 +226,16 @@ def test_a_symlink_inside_an_allowed_folder_does_not_reach_outside_it(tmp_path, 
     for inp in ({"files": [str(allowed / "in" / "sneaky.txt")]}, {"prefix": str(allowed / "in")}):
         code, err = run(tmp_path, capsys, {"input": inp, "output": {"path": str(allowed / "out")}})
         assert code == 2 and f"resolves to {tmp_path / 'secret.txt'}, outside the allowed locations" in err, err
+
+
+def test_fresh_deletes_the_jobs_own_folder_not_a_job_whose_id_starts_the_same(s3, bucket, capsys, spark):
+    s3_tree(s3, bucket)
+    manifest = {"input": {"prefix": f"s3://{bucket}/inputs"}, "output": {"path": f"s3://{bucket}/counts"}}
+    assert run_s3(s3, bucket, capsys, manifest)[0] == 0
+    [job_id] = {o["Key"].split("/")[1] for o in s3.list_objects_v2(Bucket=bucket, Prefix="jobs/")["Contents"]}
+    s3.put_object(Bucket=bucket, Key=f"jobs/{job_id}-other/status.json", Body=b"another job's")
+    before = snapshot_s3(s3, bucket)
+    assert run_s3(s3, bucket, capsys, manifest, "--fresh")[0] == 0
+    after = snapshot_s3(s3, bucket)
+    assert after[f"jobs/{job_id}-other/status.json"] == b"another job's"
+    kept({k: v for k, v in before.items() if not k.startswith((f"jobs/{job_id}/", "counts/"))}, after)

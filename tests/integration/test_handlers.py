@@ -168,3 +168,50 @@ def test_the_same_manifest_uploaded_twice_at_once_makes_one_job(deployed, s3):
     assert [e["name"] for e in executions] == [answers[0]["job_id"]]
     status = read_json(s3, deployed["bucket"], f"jobs/{answers[0]['job_id']}/status.json")
     assert status["state"] == "RUNNING" and status["tasks_total"] == 1     # one packed task
+
+
+def _all_objects(s3, bucket: str) -> dict[str, bytes]:
+    keys = [o["Key"] for o in s3.list_objects_v2(Bucket=bucket).get("Contents", [])]
+    return {k: s3.get_object(Bucket=bucket, Key=k)["Body"].read() for k in keys}
+
+
+@pytest.mark.parametrize("output, expected", [
+    ("outputs/theirs", "outputs/theirs/report.csv in the output folder was not published there by lmr"),
+    ("inputs/wc/out", "lies inside input.prefix"),
+])
+def test_coordinator_refuses_an_unsafe_destination_and_touches_nothing(deployed, s3, output, expected):
+    from lambdas import coordinator
+
+    bucket = deployed["bucket"]
+    s3.put_object(Bucket=bucket, Key="outputs/theirs/report.csv", Body=b"someone's report\n")
+    manifest = {**WORDCOUNT, "input": {"prefix": f"s3://{bucket}/inputs/wc/"},
+                "output": {"path": f"s3://{bucket}/{output}"}}
+    s3.put_object(Bucket=bucket, Key="manifests/team a/crawl p90 été.json", Body=json.dumps(manifest))
+    before = _all_objects(s3, bucket)
+    [job] = coordinator.handler(event("s3_put_manifest.json", BUCKET=bucket), context("coordinator"))["jobs"]
+    assert job["state"] == "FAILED" and not job["started"]
+    assert any(p.startswith("output.path: ") and expected in p for p in job["problems"]), job["problems"]
+    after = _all_objects(s3, bucket)
+    assert [k for k in after.keys() - before.keys()] == [f"jobs/{job['job_id']}/status.json"]
+    assert {k: after[k] for k in before} == before
+    assert not deployed["sfn"].list_executions(stateMachineArn=deployed["arn"])["executions"]
+
+
+def test_finalize_of_a_mapper_only_job_whose_destination_was_taken_ends_failed(deployed, s3, spark):
+    from lambdas import coordinator, finalize, mapper
+
+    bucket = deployed["bucket"]
+    manifest = {"name": "wc-mo", "mode": "MAPPER_ONLY", "mapper": "jobs.wordcount:SplitWords",
+                "input": {"prefix": f"s3://{bucket}/inputs/wc/"}, "output": {"path": f"s3://{bucket}/outputs/mo"}}
+    s3.put_object(Bucket=bucket, Key="manifests/team a/crawl p90 été.json", Body=json.dumps(manifest))
+    [job] = coordinator.handler(event("s3_put_manifest.json", BUCKET=bucket), context("coordinator"))["jobs"]
+    for t in read_json(s3, bucket, f"jobs/{job['job_id']}/tasks.json"):
+        mapper.handler(event("mapper_task.json", JOB_ID=job["job_id"], BUCKET=bucket, TASK_ID=t["task_id"],
+                             INPUTS=t["inputs"]), context("mapper"))
+    s3.put_object(Bucket=bucket, Key="outputs/mo/late.txt", Body=b"written meanwhile by someone\n")
+    status = finalize.handler(event("finalize_after_reduce.json", JOB_ID=job["job_id"], BUCKET=bucket,
+                                    REDUCE_RESULT=None), context("finalize"))
+    assert status["state"] == "FAILED"
+    assert status["reason"].startswith("publishing failed: DestinationError: ") and "late.txt" in status["reason"]
+    assert [o["Key"] for o in s3.list_objects_v2(Bucket=bucket, Prefix="outputs/mo/")["Contents"]] == [
+        "outputs/mo/late.txt"]

@@ -187,3 +187,37 @@ def test_an_allowed_spark_conf_key_reaches_the_users_spark(spark, tmp_path):
     marker = json.loads((tmp_path / "out" / "_SUCCESS").read_text())
     lines = [line for f in marker["files"] for line in (tmp_path / "out" / f).read_text().splitlines()[1:]]
     assert lines == ["Europe/Paris", "Europe/Paris"]
+
+
+@pytest.mark.parametrize("task_bytes", [1, 64 * 2**20], ids=["a task each", "packed"])
+def test_zero_byte_files_are_inputs_with_no_records(spark, tmp_path, task_bytes):
+    # Like the 28 empty __init__.py files of CPython's standard library among its modules.
+    folder = tmp_path / "src"
+    folder.mkdir()
+    (folder / "a.txt").write_text("import os\nimport sys\n")
+    (folder / "__init__.py").write_bytes(b"")
+    (folder / "b.txt").write_text("import os\n")
+    (folder / "zz_empty.txt").write_bytes(b"")
+    status, spec, _ = run_local({"name": "empties", "mapper": "jobs.wordcount:SplitWords",
+                                 "reducer": "jobs.wordcount:SumCounts", "task_bytes": task_bytes,
+                                 "input": {"files": sorted(str(p) for p in folder.iterdir())},
+                                 "output": {"path": str(tmp_path / "out")}}, tmp_path)
+    assert status.state == "SUCCEEDED", status.reason
+    assert status.rows_in == 3 and status.tasks_total == (4 if task_bytes == 1 else 1)
+    inputs = sorted(u for t in status.tasks for u in t.inputs)
+    assert inputs == sorted(str(p) for p in folder.iterdir())          # every file counted
+    marker = json.loads((tmp_path / "out" / "_SUCCESS").read_text())
+    rows = [line for f in marker["files"] for line in (tmp_path / "out" / f).read_text().splitlines()[1:]]
+    assert sorted(rows) == ["import,3", "os,2", "sys,1"]
+
+
+def test_a_job_of_only_empty_files_publishes_an_empty_output(spark, tmp_path):
+    for name in ("a.txt", "b.txt"):
+        (tmp_path / name).write_bytes(b"")
+    status, spec, _ = run_local({"name": "all-empty", "mapper": "jobs.wordcount:SplitWords",
+                                 "reducer": "jobs.wordcount:SumCounts",
+                                 "input": {"files": [str(tmp_path / "a.txt"), str(tmp_path / "b.txt")]},
+                                 "output": {"path": str(tmp_path / "out")}}, tmp_path)
+    assert status.state == "SUCCEEDED" and status.rows_in == 0 and status.tasks_succeeded == 1
+    assert json.loads((tmp_path / "out" / "_SUCCESS").read_text())["files"] == []
+    assert [p.name for p in (tmp_path / "out").iterdir()] == ["_SUCCESS"]
