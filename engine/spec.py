@@ -168,7 +168,7 @@ class ManifestParser:
 
     def unknown(self, data: dict, path: str, allowed: set[str]) -> None:
         for key in sorted(set(data) - allowed):
-            self.fail(_join(path, key), f"unknown field (allowed: {', '.join(sorted(allowed))})")
+            self.fail(_join(path, shorten(key, 80)), f"unknown field (allowed: {', '.join(sorted(allowed))})")
 
     def resolve(self, uri: str) -> str:
         if is_s3(uri):

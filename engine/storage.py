@@ -174,31 +174,29 @@ class LocalFiles:
             raise classify(f"read {uri}", exc) from exc
 
     def create(self, uri: str, data: bytes) -> None:
-        """Write ``uri`` only if it does not exist (CommitConflict if it does): written to a
-        temp file, then hard-linked into place, which fails if the name is taken."""
-        path = Path(uri)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        """Write ``uri`` only if it does not exist (CommitConflict if it does): the temp
+        file is hard-linked into place, which fails if the name is taken."""
         try:
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(data)
-            os.link(tmp, path)
+            self._put(uri, data, os.link)
         except FileExistsError:
             raise CommitConflict(f"{uri} exists") from None
-        finally:
-            Path(tmp).unlink(missing_ok=True)
 
     def write_bytes(self, uri: str, data: bytes) -> None:
+        self._put(uri, data, os.replace)
+
+    @staticmethod
+    def _put(uri: str, data: bytes, place) -> None:
+        """Write to a temp file beside ``uri``, then ``place(temp, uri)``: a reader never
+        sees a half-written file."""
         path = Path(uri)
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
         try:
             with os.fdopen(fd, "wb") as fh:
                 fh.write(data)
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+            place(tmp, path)
+        finally:
+            Path(tmp).unlink(missing_ok=True)   # gone already after a replace
 
     def download(self, uri: str, local_path: str) -> None:
         Path(local_path).parent.mkdir(parents=True, exist_ok=True)

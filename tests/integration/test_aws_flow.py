@@ -9,6 +9,7 @@ import json
 import logging
 import time
 
+import boto3
 import pandas as pd
 import pytest
 
@@ -212,6 +213,16 @@ def test_lmr_submit_refuses_local_paths_and_unknown_stacks(stack, samples, tmp_p
     err = capsys.readouterr().err
     assert "input.prefix:" in err and "output.path:" in err
     assert f"is outside the allowed locations (s3://{stack.bucket}/inputs/, s3://{stack.bucket}/outputs/)" in err
+    # A destination holding someone's objects is refused here, before anything is uploaded.
+    s3 = boto3.client("s3", endpoint_url=moto_server)
+    s3.put_object(Bucket=stack.bucket, Key="outputs/theirs/keep.csv", Body=b"theirs\n")
+    s3.put_object(Bucket=stack.bucket, Key="inputs/sub/a.jsonl", Body=b'{"url": "u"}\n')
+    manifest.write_text(json.dumps({"name": "taken", **CRAWL, "input": {"prefix": f"s3://{stack.bucket}/inputs/sub"},
+                                    "output": {"path": f"s3://{stack.bucket}/outputs/theirs"}}))
+    assert main(["submit", str(manifest), "--stack", "lmr-cli-2"]) == 2
+    assert f"output.path: s3://{stack.bucket}/outputs/theirs/keep.csv in the output folder was not published" \
+        in capsys.readouterr().err
+    assert not s3.list_objects_v2(Bucket=stack.bucket, Prefix="manifests/taken").get("Contents")
     assert main(["submit", str(manifest), "--stack", "no-such-stack"]) == 2
     assert "no-such-stack" in capsys.readouterr().err
     assert main(["status", "nothing-0123456789", "--stack", "lmr-cli-2"]) == 2

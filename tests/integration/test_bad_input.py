@@ -86,6 +86,7 @@ CASES = {
                                                              "options": _nested(40)}),
                            ["nested deeper than 16 levels"]),
     "oversize value": (lambda t: manifest_with(t, name="n" * 10_000), ["name: is 10,000 characters long"]),
+    "oversize unknown key": (lambda t: manifest_with(t, **{"k" * 5_000: 1}), ["... (5,000 characters): unknown field"]),
     "forbidden spark_conf": (lambda t: manifest_with(t, spark_conf={"spark.plugins": "x.Evil"}),
                              ["spark_conf.spark.plugins: 'spark.plugins' is not an allowed Spark setting"]),
 }
