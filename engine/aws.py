@@ -19,6 +19,7 @@ from .errors import (DestinationError, EngineError, ManifestError, PermanentStor
                      RetryableTaskError)
 from .job_report import write_report
 from .layout import JobLayout
+from .lifecycle import final_error
 from .output import check_destination
 from .planning import InputFile, MapTask, Plan, load_tasks, plan_job, save_plan
 from .results import ReduceResult
@@ -131,34 +132,43 @@ def _load_spec(job_uri: str, storage: Storage) -> JobSpec:
     return JobSpec.from_dict(json.loads(storage.read_text(job_uri)), source=job_uri)
 
 
+def _attempt(event: dict[str, Any]) -> int:
+    """This invocation's attempt number (1 = the first): the state machine passes
+    ``$$.State.RetryCount`` as ``retry_count``."""
+    return int(event.get("retry_count") or 0) + 1
+
+
+def _run_task(spec: JobSpec, event: dict[str, Any], fn, *args):
+    """Call a task function; what it raises is reported under the class name the state
+    machine's Retry lists match: an engine error as it is, anything else as retryable, and
+    a retryable one as RetriesExhaustedError once the job's ``retries`` are spent."""
+    try:
+        return fn(*args)
+    except Exception as exc:
+        error = exc if isinstance(exc, EngineError) else RetryableTaskError(f"{type(exc).__name__}: {exc}")
+        final = final_error(error, _attempt(event), spec.retries)
+        if final is exc:
+            raise
+        raise final from exc
+
+
 def map_event(event: dict[str, Any], storage: Storage) -> dict[str, Any]:
-    """Mapper: ``{job_id, task_id, inputs, job}`` -> the task's result (small)."""
+    """Mapper: ``{job_id, task_id, inputs, job, retry_count}`` -> the task's result (small)."""
     from .tasks import run_map_task
 
     spec = _load_spec(event["job"], storage)
     task = MapTask(event["task_id"], tuple(InputFile.from_dict(f) for f in event["inputs"]))
-    try:
-        result = run_map_task(spec, task, storage)
-    except EngineError:
-        raise   # its class name is the errorType the state machine matches
-    except Exception as exc:
-        raise RetryableTaskError(f"{type(exc).__name__}: {exc}") from exc
-    out = result.to_dict()
+    out = _run_task(spec, event, run_map_task, spec, task, storage).to_dict()
     out.pop("parts")  # the commit marker has them; keep the state small
     return out
 
 
 def reduce_event(event: dict[str, Any], storage: Storage) -> dict[str, Any]:
-    """Reducer: ``{job_id, job}`` -> the reduce result (or SKIPPED with the reason)."""
+    """Reducer: ``{job_id, job, retry_count}`` -> the reduce result (or SKIPPED with the reason)."""
     from .tasks import reduce_job
 
     spec = _load_spec(event["job"], storage)
-    try:
-        return reduce_job(spec, load_tasks(spec, storage), storage).to_dict()
-    except EngineError:
-        raise
-    except Exception as exc:
-        raise RetryableTaskError(f"{type(exc).__name__}: {exc}") from exc
+    return _run_task(spec, event, reduce_job, spec, load_tasks(spec, storage), storage).to_dict()
 
 
 def finalize_event(event: dict[str, Any], storage: Storage) -> dict[str, Any]:

@@ -75,6 +75,11 @@ class DestinationError(EngineError):
     to it at the same moment. Permanent: nothing of the destination was deleted."""
 
 
+class RetriesExhaustedError(EngineError):
+    """A retryable error on the last attempt the job's ``retries`` allow. Permanent: the
+    message names the original error and the attempt."""
+
+
 class RetryableTaskError(EngineError):
     """A task hit a platform error (JVM, I/O, network) that another attempt may not hit.
 
@@ -84,7 +89,8 @@ class RetryableTaskError(EngineError):
 
 # Errors that the same attempt would hit again: retrying them only wastes time and money.
 PERMANENT_ERRORS = ("ManifestError", "PlanError", "UserCodeError", "InputError",
-                    "RejectedRecordsError", "PermanentStorageError", "DestinationError")
+                    "RejectedRecordsError", "PermanentStorageError", "DestinationError",
+                    "RetriesExhaustedError")
 # What the engine raises when another attempt may succeed. The state machine's Retry lists
 # name exactly these (tests/infra checks it); locally any error not permanent is retried.
 RETRYABLE_ERRORS = ("RetryableTaskError", "StorageError")

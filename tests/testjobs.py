@@ -125,3 +125,17 @@ class SessionTimeZone(Mapper):
 
     def map(self, df, ctx):
         return df.select(F.current_timezone().alias("tz"))
+
+
+class AlwaysFlaky(SplitWords):
+    """Word count's mapper, except that it fails with a retryable storage error every time,
+    leaving one file per attempt in $LMR_TEST_SCRATCH (to count the attempts)."""
+
+    def map(self, df, ctx):
+        import os
+        import uuid
+
+        open(os.path.join(os.environ["LMR_TEST_SCRATCH"], f"attempt-{ctx.task_id}-{uuid.uuid4().hex}"), "w").close()
+        from engine.errors import StorageError
+
+        raise StorageError("simulated S3 throttling (SlowDown), every time")

@@ -23,9 +23,10 @@ from concurrent.futures import FIRST_COMPLETED, Executor, Future, ThreadPoolExec
 from concurrent.futures.process import BrokenProcessPool
 
 from .. import cds, session
-from ..errors import error_to_dict, is_retryable
+from ..errors import error_to_dict
 from ..job_report import write_report
 from ..layout import JobLayout
+from ..lifecycle import may_retry
 from ..logs import JsonFormatter, append_task_log, quiet_spark_loggers
 from ..planning import MapTask, Plan, save_plan
 from ..results import MapResult, ReduceResult
@@ -47,7 +48,7 @@ log = logging.getLogger(__name__)
 def retry_delay(spec: JobSpec, error_type: str, attempt: int) -> float | None:
     """Seconds to wait before the next attempt, or None when the error is permanent or the
     job's ``retries`` are used up. Exponential backoff from LMR_RETRY_BASE_SECONDS."""
-    if not is_retryable(error_type) or attempt > spec.retries:
+    if not may_retry(error_type, attempt, spec.retries):
         return None
     return min(_MAX_BACKOFF_S, float(os.environ.get(RETRY_BASE_ENV, "1.0")) * 2 ** (attempt - 1))
 

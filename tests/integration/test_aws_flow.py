@@ -267,3 +267,31 @@ def test_aws_errors_and_bad_arns_are_one_line_not_a_traceback(moto_server, capsy
     assert main(["logs", "job-1", "--stack", "lmr-nothing"]) == 1
     err = capsys.readouterr().err
     assert err.startswith("lmr logs: AWS: ") and "127.0.0.1:9" in err and "Traceback" not in err
+
+
+def test_retries_from_the_manifest_are_honoured_on_aws_and_locally(stack, aws, samples, tmp_path, monkeypatch):
+    """With retries: 1, a task that fails retryably every time runs exactly twice, on the
+    state machine (whose MaxAttempts is only a ceiling) and with the local runner."""
+    s3, sfn = aws["s3"], aws["stepfunctions"]
+    monkeypatch.setenv("LMR_TEST_SCRATCH", str(tmp_path))
+    doc = sorted((samples / "wordcount").glob("*.txt"))[0]
+    s3.upload_file(str(doc), stack.bucket, "inputs/retries/doc.txt")
+    submit(s3, stack.bucket, "retries", {"name": "retries", "mapper": "tests.testjobs:AlwaysFlaky",
+                                         "reducer": "jobs.wordcount:SumCounts", "retries": 1,
+                                         "input": {"files": [f"s3://{stack.bucket}/inputs/retries/doc.txt"]},
+                                         "output": {"path": f"s3://{stack.bucket}/outputs/retries"}})
+    execution = wait_for_execution(sfn, stack.state_machine_arn, "retries-")
+    status = read_json(s3, stack.bucket, f"jobs/{execution['name']}/status.json")
+    assert status["state"] == "FAILED"
+    assert [f["error_type"] for f in status["failed"]] == ["StorageError"]
+    assert len(list(tmp_path.glob("attempt-*"))) == 2
+
+    for attempt in tmp_path.glob("attempt-*"):
+        attempt.unlink()
+    monkeypatch.delenv("LMR_ALLOWED_LOCATIONS", raising=False)   # set by the in-process functions
+    local, _, _ = run_local({"name": "retries", "mapper": "tests.testjobs:AlwaysFlaky",
+                             "reducer": "jobs.wordcount:SumCounts", "retries": 1,
+                             "input": {"files": [str(doc)]}, "output": {"path": str(tmp_path / "out")}}, tmp_path)
+    assert local.state == "FAILED"
+    assert [(f.error_type, f.attempts) for f in local.failed] == [("StorageError", 2)]
+    assert len(list(tmp_path.glob("attempt-*"))) == 2

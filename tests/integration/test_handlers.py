@@ -72,10 +72,15 @@ def read_json(s3, bucket, key):
     return json.loads(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
 
 
-def test_mapper_event_fixture_has_the_shape_the_state_machine_sends():
-    selector = json.loads(ASL.read_text())["States"]["Map"]["ItemSelector"]
-    assert {k.removesuffix(".$") for k in selector} == set(event("mapper_task.json", JOB_ID="j", BUCKET="b",
-                                                                 TASK_ID="t", INPUTS=[]))
+def test_event_fixtures_have_the_shape_the_state_machine_sends():
+    states = json.loads(ASL.read_text())["States"]
+    payload = states["Map"]["ItemProcessor"]["States"]["MapTask"]["Parameters"]["Payload"]
+    assert {k.removesuffix(".$") for k in payload} == set(event("mapper_task.json", JOB_ID="j", BUCKET="b",
+                                                                TASK_ID="t", INPUTS=[]))
+    selector = states["Map"]["ItemSelector"]
+    assert {k.removesuffix(".$") for k in selector} == {k.removesuffix(".$") for k in payload} - {"retry_count"}
+    reduce = states["Reduce"]["Parameters"]["Payload"]
+    assert {k.removesuffix(".$") for k in reduce} == set(event("reducer.json", JOB_ID="j", BUCKET="b"))
 
 
 def test_handlers_chain_from_an_s3_event_to_status(deployed, s3, spark, captured_logs, capsys):
