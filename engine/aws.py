@@ -17,14 +17,13 @@ from typing import Any
 
 from .errors import (DestinationError, EngineError, ManifestError, PermanentStorageError, PlanError, Problem,
                      RetryableTaskError)
-from .job_report import write_report
 from .layout import JobLayout
-from .lifecycle import final_error
+from .lifecycle import ALIVE, DONE, begin, decide_start, end, final_error
 from .output import check_destination
-from .planning import InputFile, MapTask, Plan, load_tasks, plan_job, save_plan
+from .planning import InputFile, MapTask, Plan, load_tasks, plan_job
 from .results import ReduceResult
 from .spec import JobSpec, load_manifest
-from .status import FAILED, RUNNING, FailedTask, JobStatus, build_status, read_status, write_status
+from .status import FAILED, RUNNING, FailedTask, JobStatus, read_status, write_status
 from .storage import Storage, join, split_s3
 
 STATE_MACHINE_ENV = "STATE_MACHINE_ARN"   # set on the coordinator by template.yaml
@@ -33,12 +32,12 @@ DATA_BUCKET_ENV = "DATA_BUCKET"           # the stack's bucket: manifests/ in, j
 log = logging.getLogger("lmr.aws")
 
 
-def execution_input(plan: Plan) -> dict[str, Any]:
+def execution_input(plan: Plan, run: int = 1) -> dict[str, Any]:
     """The state machine's input: pointers only (Step Functions caps payloads at 256 KB)."""
     layout = JobLayout(plan.spec.work_dir, plan.job_id)
     bucket, tasks_key = split_s3(layout.tasks_json)
     return {"job_id": plan.job_id, "job": layout.job_json, "tasks": layout.tasks_json,
-            "bucket": bucket, "tasks_key": tasks_key,
+            "bucket": bucket, "tasks_key": tasks_key, "run": run,
             "mode": plan.spec.mode, "max_concurrency": plan.spec.max_concurrency}
 
 
@@ -66,25 +65,40 @@ def submit_manifest(manifest_uri: str, work_dir: str, state_machine_arn: str, sf
             Problem("output.path", str(exc))]), storage)
 
     previous = read_status(work_dir, plan.job_id, storage)
-    if previous is not None and previous.state != RUNNING:
-        log.info("job %s already ran (%s): nothing to do", plan.job_id, previous.state)
-        return {"job_id": plan.job_id, "state": previous.state, "started": False}
-    if previous is not None and _execution_exists(sfn_client, state_machine_arn, plan.job_id):
+    alive = None
+    if previous is not None and previous.state == RUNNING:
+        alive = _run_alive(sfn_client, state_machine_arn, last_execution(previous))
+    start = decide_start(previous, run_alive=alive)
+    if start.action == DONE:
+        log.info("job %s already SUCCEEDED: its output is %s; nothing to do", plan.job_id, previous.output)
+        return {"job_id": plan.job_id, "state": previous.state, "started": False, "output": previous.output}
+    if start.action == ALIVE:
         log.info("job %s is running: this upload is a no-op", plan.job_id)
         return {"job_id": plan.job_id, "state": RUNNING, "started": False}
-    save_plan(plan, storage)
-    write_status(_running(spec, len(plan.tasks)), work_dir, storage)
+    name = execution_name(plan.job_id, start.run)
+    begin(plan, storage, start, execution=name)
     try:
         # Same name + same input on a running execution is idempotent in Step Functions (it
         # returns that execution), so the same manifest uploaded twice at once makes one job.
-        arn = sfn_client.start_execution(stateMachineArn=state_machine_arn, name=plan.job_id,
-                                         input=json.dumps(execution_input(plan)))["executionArn"]
+        arn = sfn_client.start_execution(stateMachineArn=state_machine_arn, name=name,
+                                         input=json.dumps(execution_input(plan, start.run)))["executionArn"]
     except sfn_client.exceptions.ExecutionAlreadyExists:
-        log.info("job %s: execution already exists; this upload is a no-op", plan.job_id)
+        log.info("job %s: execution %s already exists; this upload is a no-op", plan.job_id, name)
         return {"job_id": plan.job_id, "state": RUNNING, "started": False}
-    log.info("job %s started: %d map tasks", plan.job_id, len(plan.tasks))
+    log.info("job %s run %d started: %d map tasks", plan.job_id, start.run, len(plan.tasks))
     return {"job_id": plan.job_id, "state": RUNNING, "started": True, "execution_arn": arn,
-            "tasks": len(plan.tasks)}
+            "tasks": len(plan.tasks), "run": start.run}
+
+
+def execution_name(job_id: str, run: int) -> str:
+    """A job's first execution is named after it; a resumed run adds its number (Step
+    Functions keeps execution names unique: a name is never reused)."""
+    return job_id if run <= 1 else f"{job_id}-r{run}"
+
+
+def last_execution(status: JobStatus) -> str:
+    """The name of the execution of a job's latest run."""
+    return status.runs[-1].get("execution", status.job_id) if status.runs else status.job_id
 
 
 def execution_arn(state_machine_arn: str, job_id: str) -> str:
@@ -93,20 +107,16 @@ def execution_arn(state_machine_arn: str, job_id: str) -> str:
     return f"{prefix}:execution:{name}:{job_id}"
 
 
-def _execution_exists(sfn_client, state_machine_arn: str, job_id: str) -> bool:
-    # A RUNNING status without an execution: an earlier coordinator died before starting it.
+def _run_alive(sfn_client, state_machine_arn: str, name: str) -> bool | None:
+    """Whether the execution is going on (True), died before finalize could write the
+    status (False: FAILED, TIMED_OUT or ABORTED), or was never started because an earlier
+    coordinator died first (None). An execution ends SUCCEEDED only after finalize wrote
+    the status, so it counts as going on: never start a run twice."""
     try:
-        sfn_client.describe_execution(executionArn=execution_arn(state_machine_arn, job_id))
+        found = sfn_client.describe_execution(executionArn=execution_arn(state_machine_arn, name))
     except sfn_client.exceptions.ExecutionDoesNotExist:
-        return False
-    return True
-
-
-def _running(spec: JobSpec, tasks: int) -> JobStatus:
-    now = time.time()
-    return JobStatus(job_id=spec.job_id, name=spec.name, mode=spec.mode, state=RUNNING,
-                     tasks_total=tasks, tasks_succeeded=0, tasks_failed=0, rows_in=0, rows_out=0,
-                     rejected=0, bytes_in=0, output=spec.output.path, started_at=now, finished_at=now)
+        return None
+    return found["status"] not in ("FAILED", "TIMED_OUT", "ABORTED")
 
 
 def _reject_manifest(uri: str, work_dir: str, exc: ManifestError | PlanError, storage: Storage) -> dict:
@@ -202,11 +212,7 @@ def finalize_event(event: dict[str, Any], storage: Storage) -> dict[str, Any]:
                 "errorType": "TaskNotCommitted", "errorMessage": "the task never committed its output"}
             failed.append(FailedTask(task.task_id, task.input_uris, record["errorType"],
                                      record["errorMessage"], attempts=0))
-    previous = read_status(spec.work_dir, spec.job_id, storage)
-    started = previous.started_at if previous else time.time()
-    status = build_status(spec, list(results.values()), failed, reduce, started, time.time(), reason)
-    write_status(status, spec.work_dir, storage)
-    write_report(status, spec.work_dir, storage)
+    status = end(spec, list(results.values()), failed, reduce, reason, storage)
     return {"job_id": spec.job_id, "state": status.state, "tasks_succeeded": status.tasks_succeeded,
             "tasks_failed": status.tasks_failed, "reason": status.reason,
             "status": JobLayout(spec.work_dir, spec.job_id).status_json}

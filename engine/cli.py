@@ -70,6 +70,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 def cmd_run(args: argparse.Namespace) -> int:
     from .layout import JobLayout
+    from .lifecycle import DONE, RESUME, decide_start
     from .output import check_destination
     from .planning import plan_job
     from .spec import load_manifest
@@ -79,32 +80,66 @@ def cmd_run(args: argparse.Namespace) -> int:
     storage = Storage()
     try:
         plan = plan_job(spec, storage)
-        check_destination(storage, spec.output.path, JobLayout(spec.work_dir, spec.job_id))
     except PlanError as exc:   # name the manifest the inputs came from, not just the job
         raise PlanError(args.manifest, exc.problems) from None
+    start = decide_start(read_status(spec.work_dir, spec.job_id, storage), run_alive=False)
+    if start.action == DONE and not args.fresh:
+        return _already_done(start, args)
+    try:   # before anything is written (--fresh included)
+        check_destination(storage, spec.output.path, JobLayout(spec.work_dir, spec.job_id))
     except DestinationError as exc:
         raise PlanError(args.manifest, [Problem("output.path", str(exc))]) from None
     out = sys.stdout
-    previous = read_status(spec.work_dir, spec.job_id, storage)
-    if args.fresh or (previous is not None and previous.state == "SUCCEEDED"):
-        # A finished job is recomputed (its code may have changed); a died or partial one resumes.
+    if args.fresh:
         job_dir = JobLayout(spec.work_dir, spec.job_id).job_dir
         storage.delete_prefix(job_dir, owner=job_dir)
-    elif (previous is not None or storage.exists(JobLayout(spec.work_dir, spec.job_id).tasks_json)) \
-            and not args.json:
-        print(f"resuming job {spec.job_id}: committed tasks are kept (--fresh starts over)", file=out)
-
+        start = decide_start(None)
+    if start.action == RESUME and not args.json:
+        print(f"resuming job {spec.job_id} (run {start.run}): committed tasks are kept "
+              "(--fresh starts over)", file=out)
     return _execute(plan, args)
 
 
 def cmd_resume(args: argparse.Namespace) -> int:
-    """Finish a job that died: its saved plan, only the tasks without a commit marker."""
+    """Finish a job that died: its saved plan, only the tasks without a commit marker.
+    With --stack: resubmit it to the deployed stack, which resumes it as a new run."""
+    from .lifecycle import DONE, decide_start
     from .planning import load_plan
+    from .status import read_status
 
-    plan = load_plan(_local_work_dir(args), args.job_id, Storage())
+    if args.stack or args.bucket:
+        from .remote import resume
+
+        try:
+            uri = resume(args.job_id, _deployment(args))
+        except ValueError as exc:
+            raise UsageError(str(exc)) from None
+        if args.json:
+            print(json.dumps({"job_id": args.job_id, "manifest": uri}))
+        else:
+            print(f"uploaded {uri}\njob {args.job_id} resumes as a new run: follow it with "
+                  f"`lmr status {args.job_id} --stack {args.stack or '...'} --watch`")
+        return EXIT_OK
+
+    storage = Storage()
+    plan = load_plan(_local_work_dir(args), args.job_id, storage)
+    start = decide_start(read_status(plan.spec.work_dir, plan.job_id, storage), run_alive=False)
+    if start.action == DONE:
+        return _already_done(start, args)
     if not args.json:
-        print(f"resuming job {plan.job_id}: committed tasks are kept")
+        print(f"resuming job {plan.job_id} (run {start.run}): committed tasks are kept")
     return _execute(plan, args)
+
+
+def _already_done(start, args: argparse.Namespace) -> int:
+    """A SUCCEEDED job is not recomputed: show its summary and where its output is."""
+    if args.json:
+        print(json.dumps(start.previous.to_dict()))
+    else:
+        print(format_summary(start.previous))
+        print(f"job {start.previous.job_id} already SUCCEEDED (run {start.run}): its output is "
+              f"{start.previous.output}; --fresh recomputes it")
+    return EXIT_OK
 
 
 def _execute(plan, args: argparse.Namespace) -> int:
@@ -304,12 +339,16 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--json", action="store_true", help="print the final status as JSON, nothing else")
     _spec_flags(run)
     run.set_defaults(func=cmd_run)
-    res = sub.add_parser("resume", help="finish a local job that died: only tasks without a commit marker run")
+    res = sub.add_parser("resume", help="finish a job that died, FAILED or ended PARTIAL: only tasks "
+                                        "without a commit marker run (locally, or on a stack with --stack)")
     res.add_argument("job_id")
     res.add_argument("--work-dir", help="where jobs/<id>/ lives (default: ./.lmr; env LMR_WORK_DIR)")
     res.add_argument("--workers", type=int, default=None)
     res.add_argument("--quiet", "-q", action="store_true")
     res.add_argument("--json", action="store_true")
+    res.add_argument("--stack", help="resume it on this deployed stack (a new run of the job)")
+    res.add_argument("--bucket", help="data bucket (instead of --stack)")
+    res.add_argument("--state-machine", metavar="ARN", help="state machine ARN (instead of --stack)")
     res.set_defaults(func=cmd_resume)
     lg = sub.add_parser("logs", help="a job's per-task logs (local, or --stack for AWS)")
     lg.add_argument("job_id")

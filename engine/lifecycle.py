@@ -1,13 +1,20 @@
-"""A job's lifecycle rules that the local runner and the Lambda handlers share.
-
-For now: when a failed task is tried again. The same rule decides locally (the runner's
-retry loop) and on AWS (the handler, told its attempt number by the state machine), so
-the manifest's ``retries`` means the same everywhere. Importable without pyspark.
+"""A job's lifecycle, the same locally and on AWS: how a job starts when it ran before,
+when a failed task is tried again, and how a run ends. The local runner, the CLI, the
+coordinator and the finalize Lambda all call this module; none re-implements it.
+Importable without pyspark.
 """
 
 from __future__ import annotations
 
+import time
+from dataclasses import dataclass, replace
+
 from .errors import RetriesExhaustedError, is_retryable
+from .planning import Plan, save_plan
+from .results import MapResult, ReduceResult
+from .spec import JobSpec
+from .status import RUNNING, SUCCEEDED, FailedTask, JobStatus, build_status, read_status, write_status
+from .storage import Storage
 
 
 def may_retry(error_type: str, attempt: int, retries: int) -> bool:
@@ -25,3 +32,78 @@ def final_error(exc: BaseException, attempt: int, retries: int) -> BaseException
         return exc
     return RetriesExhaustedError(f"{error_type} on attempt {attempt} of {retries + 1} "
                                  f"(the job's retries: {retries}): {exc}")
+
+
+# --- starting a job: what to do when it ran before ---------------------------------------
+
+NEW, RESUME, DONE, ALIVE = "new", "resume", "done", "alive"
+
+
+@dataclass(frozen=True)
+class Start:
+    """What submitting a job does: ``new`` (run 1), ``resume`` (run ``run``, keeping the
+    committed tasks), ``done`` (it SUCCEEDED: not recomputed) or ``alive`` (a run is
+    going on: nothing to do)."""
+
+    action: str
+    run: int
+    previous: JobStatus | None
+
+
+def last_run(previous: JobStatus | None) -> int:
+    return max((r["run"] for r in previous.runs), default=1) if previous else 0
+
+
+def decide_start(previous: JobStatus | None, *, run_alive: bool | None = None) -> Start:
+    """The one rule, locally and on AWS. ``run_alive`` says whether the last run of a job
+    whose status is RUNNING is still going: True (leave it), False (it died: resume), or
+    None (it never started: start that run now)."""
+    if previous is None:
+        return Start(NEW, 1, None)
+    if previous.state == SUCCEEDED:
+        return Start(DONE, last_run(previous), previous)
+    if previous.state == RUNNING and run_alive:
+        return Start(ALIVE, last_run(previous), previous)
+    if previous.state == RUNNING and run_alive is None:
+        return Start(RESUME, last_run(previous), previous)
+    return Start(RESUME, last_run(previous) + 1, previous)
+
+
+def next_start(previous: JobStatus | None) -> Start:
+    """A run that the caller has decided on (``lmr run`` after :func:`decide_start`)."""
+    return Start(RESUME if previous else NEW, last_run(previous) + 1, previous)
+
+
+def begin(plan: Plan, storage: Storage, start: Start, execution: str | None = None) -> JobStatus:
+    """Save the plan and a RUNNING status recording this run; the status is returned."""
+    save_plan(plan, storage)
+    now = time.time()
+    run = {"run": start.run, "state": RUNNING, "started_at": now, "finished_at": None}
+    if execution:
+        run["execution"] = execution
+    status = build_status(plan.spec, [], [], None, now, now, runs=_with_run(start.previous, run))
+    status = replace(status, state=RUNNING, tasks_total=len(plan.tasks), tasks_failed=0, reason="")
+    write_status(status, plan.spec.work_dir, storage)
+    return status
+
+
+def end(spec: JobSpec, results: list[MapResult], failed: list[FailedTask], reduce: ReduceResult | None,
+        reason: str, storage: Storage) -> JobStatus:
+    """Write the job's final status (its current run closed with the outcome) and report."""
+    from .job_report import write_report
+
+    running = read_status(spec.work_dir, spec.job_id, storage)
+    now = time.time()
+    started = running.started_at if running is not None else now
+    status = build_status(spec, results, failed, reduce, started, now, reason)
+    run = dict(running.runs[-1]) if running is not None and running.runs else {"run": 1, "started_at": started}
+    run.update(state=status.state, finished_at=now)
+    status = replace(status, runs=_with_run(running, run))
+    write_status(status, spec.work_dir, storage)
+    write_report(status, spec.work_dir, storage)
+    return status
+
+
+def _with_run(previous: JobStatus | None, run: dict) -> list[dict]:
+    earlier = [r for r in (previous.runs if previous else []) if r["run"] != run["run"]]
+    return sorted([*earlier, run], key=lambda r: r["run"])

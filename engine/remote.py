@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .aws import execution_arn
+from .aws import execution_arn, last_execution
 from .errors import DestinationError, PlanError, Problem
 from .layout import JobLayout, data_locations, manifest_upload
 from .output import check_destination
@@ -72,7 +72,7 @@ def job_progress(job_id: str, deployment: Deployment, sfn_client, storage: Stora
     out: dict[str, Any] = {"job_id": job_id, "state": status.state if status else None,
                            "status": status.to_dict() if status else None, "execution": None,
                            "map_run": None, "status_uri": JobLayout(deployment.root, job_id).status_json}
-    arn = execution_arn(deployment.state_machine_arn, job_id)
+    arn = execution_arn(deployment.state_machine_arn, last_execution(status) if status else job_id)
     try:
         execution = sfn_client.describe_execution(executionArn=arn)
     except sfn_client.exceptions.ExecutionDoesNotExist:
@@ -86,6 +86,20 @@ def job_progress(job_id: str, deployment: Deployment, sfn_client, storage: Stora
     if out["state"] == "RUNNING" and execution["status"] in ("FAILED", "TIMED_OUT", "ABORTED"):
         out["state"] = "FAILED"   # the state machine died before finalize could write status.json
     return out
+
+
+def resume(job_id: str, deployment: Deployment, storage: Storage | None = None) -> str:
+    """Upload a job's saved spec as a manifest again: the coordinator resumes a job that
+    FAILED, ended PARTIAL or died, as a new run that keeps its committed tasks. Returns the
+    uploaded URI."""
+    storage = storage or Storage()
+    layout = JobLayout(deployment.root, job_id)
+    if not storage.exists(layout.job_json):
+        raise ValueError(f"no job {job_id} in {deployment.root} ({layout.job_json} does not exist)")
+    body = {k: v for k, v in json.loads(storage.read_text(layout.job_json)).items() if k != "work_dir"}
+    uri = manifest_upload(deployment.root, job_id)
+    storage.write_text(uri, json.dumps(body, indent=2))
+    return uri
 
 
 def format_progress(progress: dict) -> str:
@@ -103,6 +117,9 @@ def format_progress(progress: dict) -> str:
         if status["reason"]:
             line += f"\n  reason: {status['reason']}"
         line += f"\n  output: {status['output']}\n  status: {progress['status_uri']}"
+    for run in (status or {}).get("runs", []):
+        line += (f"\n  run {run['run']}: {run['state']}"
+                 + (f"  execution {run['execution']}" if run.get("execution") else ""))
     return line
 
 

@@ -62,6 +62,8 @@ class JobStatus:
     failed: list[FailedTask] = field(default_factory=list)
     tasks: list[MapResult] = field(default_factory=list)
     reduce: ReduceResult | None = None
+    # Every run of the job, oldest first: {run, state, started_at, finished_at, execution?}
+    runs: list[dict] = field(default_factory=list)
 
     @property
     def duration_s(self) -> float:
@@ -85,7 +87,7 @@ class JobStatus:
 
 def build_status(spec: JobSpec, results: list[MapResult], failed: list[FailedTask],
                  reduce: ReduceResult | None, started_at: float, finished_at: float,
-                 reason: str = "") -> JobStatus:
+                 reason: str = "", runs: list[dict] | None = None) -> JobStatus:
     total = len(results) + len(failed)
     if spec.mode == "REDUCER_ONLY":  # no map tasks: the reducer alone decides
         state = SUCCEEDED if reduce is not None else FAILED
@@ -102,7 +104,7 @@ def build_status(spec: JobSpec, results: list[MapResult], failed: list[FailedTas
         rejected=sum(r.rejected for r in results),
         bytes_in=sum(r.bytes_in for r in results), output=spec.output.path,
         started_at=started_at, finished_at=finished_at, reason=reason, failed=failed,
-        tasks=sorted(results, key=lambda r: r.task_id), reduce=reduce)
+        tasks=sorted(results, key=lambda r: r.task_id), reduce=reduce, runs=list(runs or []))
 
 
 def write_status(status: JobStatus, work_dir: str, storage: Storage) -> str:

@@ -139,3 +139,18 @@ class AlwaysFlaky(SplitWords):
         from engine.errors import StorageError
 
         raise StorageError("simulated S3 throttling (SlowDown), every time")
+
+
+class FailsUntilFixed(SplitWords):
+    """Word count's mapper, except that an input whose name contains 'broken' fails (as user
+    code) until $LMR_TEST_SCRATCH/fixed exists. Every call leaves a mapped-<task>-* file."""
+
+    def map(self, df, ctx):
+        import os
+        import uuid
+
+        scratch = os.environ["LMR_TEST_SCRATCH"]
+        open(os.path.join(scratch, f"mapped-{ctx.task_id}-{uuid.uuid4().hex}"), "w").close()
+        if "broken" in ctx.input_path and not os.path.exists(os.path.join(scratch, "fixed")):
+            raise ValueError(f"cannot map {ctx.input_path} yet")
+        return super().map(df, ctx)

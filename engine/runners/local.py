@@ -22,16 +22,15 @@ from functools import cache
 from concurrent.futures import FIRST_COMPLETED, Executor, Future, ThreadPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 
-from .. import cds, session
+from .. import cds, lifecycle, session
 from ..errors import error_to_dict
-from ..job_report import write_report
 from ..layout import JobLayout
 from ..lifecycle import may_retry
 from ..logs import JsonFormatter, append_task_log, quiet_spark_loggers
-from ..planning import MapTask, Plan, save_plan
+from ..planning import MapTask, Plan
 from ..results import MapResult, ReduceResult
 from ..spec import JobSpec
-from ..status import FAILED, RUNNING, FailedTask, JobStatus, build_status, write_status
+from ..status import FAILED, RUNNING, FailedTask, JobStatus, read_status
 from ..storage import Storage, is_s3
 from ..tasks import committed_result
 from . import EventSink
@@ -186,8 +185,8 @@ class LocalRunner:
 
     def execute(self, plan: Plan) -> JobStatus:
         spec, storage, emit = plan.spec, self.storage, self.on_event
-        started = time.time()
-        save_plan(plan, storage)
+        previous = read_status(spec.work_dir, plan.job_id, storage)
+        lifecycle.begin(plan, storage, lifecycle.next_start(previous))
         emit({"event": "job_started", "job_id": plan.job_id, "tasks": len(plan.tasks),
               "work_dir": spec.work_dir})
         executor = None
@@ -204,9 +203,7 @@ class LocalRunner:
         finally:
             if executor is not None:
                 executor.shutdown(wait=True, cancel_futures=True)
-        status = build_status(spec, results, failed, reduce, started, time.time(), reason)
-        write_status(status, spec.work_dir, storage)
-        write_report(status, spec.work_dir, storage)
+        status = lifecycle.end(spec, results, failed, reduce, reason, storage)
         emit({"event": "job_done", "status": status})
         return status
 

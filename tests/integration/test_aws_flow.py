@@ -15,6 +15,7 @@ import pytest
 
 from tests.conftest import run_local
 from tests.integration.aws_stack import deploy, in_process_lambdas
+from tests.oracles import word_counts
 
 # One map task per file (task_bytes 1), so the Distributed Map fans out over several.
 CRAWL = {"mapper": "jobs.crawl:ExtractDocuments", "reducer": "jobs.crawl:P90ContentLengthByLanguage",
@@ -295,3 +296,56 @@ def test_retries_from_the_manifest_are_honoured_on_aws_and_locally(stack, aws, s
     assert local.state == "FAILED"
     assert [(f.error_type, f.attempts) for f in local.failed] == [("StorageError", 2)]
     assert len(list(tmp_path.glob("attempt-*"))) == 2
+
+
+@pytest.mark.parametrize("how", ["re-upload", "lmr resume --stack"])
+def test_a_partial_job_is_resumed_as_a_new_run_that_runs_only_the_failed_task(
+        stack, aws, samples, tmp_path, moto_server, monkeypatch, capsys, how):
+    from engine.cli import main
+
+    s3, sfn = aws["s3"], aws["stepfunctions"]
+    monkeypatch.setenv("LMR_TEST_SCRATCH", str(tmp_path))
+    name = "resume-" + how.split()[0].replace("-", "")
+    docs = sorted((samples / "wordcount").glob("*.txt"))
+    for key, doc in zip(("a.txt", "broken.txt", "c.txt"), docs):
+        s3.upload_file(str(doc), stack.bucket, f"inputs/{name}/{key}")
+    manifest = {"name": name, "mapper": "tests.testjobs:FailsUntilFixed", "reducer": "jobs.wordcount:SumCounts",
+                "task_bytes": 1, "min_success_ratio": 0.5, "max_concurrency": 2,
+                "input": {"prefix": f"s3://{stack.bucket}/inputs/{name}"},
+                "output": {"path": f"s3://{stack.bucket}/outputs/{name}", "format": "csv"}}
+    submit(s3, stack.bucket, name, manifest)
+    first = wait_for_execution(sfn, stack.state_machine_arn, f"{name}-")
+    job_id = first["name"]
+    assert read_json(s3, stack.bucket, f"jobs/{job_id}/status.json")["state"] == "PARTIAL"
+
+    (tmp_path / "fixed").touch()                     # the input is fixed
+    for mapped in tmp_path.glob("mapped-*"):
+        mapped.unlink()
+    create_stack_outputs(moto_server, f"lmr-{name}", stack)
+    if how == "re-upload":
+        submit(s3, stack.bucket, name, manifest)
+    else:
+        assert main(["resume", job_id, "--stack", f"lmr-{name}"]) == 0
+    second = wait_for_execution(sfn, stack.state_machine_arn, f"{job_id}-r2")
+    assert second["status"] == "SUCCEEDED"
+    status = read_json(s3, stack.bucket, f"jobs/{job_id}/status.json")
+    assert status["state"] == "SUCCEEDED" and status["tasks_succeeded"] == 3
+    assert [(r["run"], r["state"], r["execution"]) for r in status["runs"]] == [
+        (1, "PARTIAL", job_id), (2, "SUCCEEDED", f"{job_id}-r2")]
+    # Only the task that failed ran again (the others found their commit markers).
+    assert sorted(p.name.split("-")[1] for p in tmp_path.glob("mapped-*")) == ["t00001"]
+    marker = read_json(s3, stack.bucket, f"outputs/{name}/_SUCCESS")
+    got = pd.concat([pd.read_csv(io.BytesIO(s3.get_object(Bucket=stack.bucket, Key=f"outputs/{name}/{f}")["Body"]
+                                            .read()), keep_default_na=False) for f in marker["files"]])
+    assert dict(zip(got["word"], got["count"])) == dict(word_counts(docs))
+
+    capsys.readouterr()
+    assert main(["status", job_id, "--stack", f"lmr-{name}"]) == 0
+    shown = capsys.readouterr().out
+    assert f"run 1: PARTIAL  execution {job_id}" in shown and f"run 2: SUCCEEDED  execution {job_id}-r2" in shown
+
+    # SUCCEEDED: the same manifest again starts nothing.
+    submit(s3, stack.bucket, name, manifest)
+    time.sleep(1)
+    names = [e["name"] for e in sfn.list_executions(stateMachineArn=stack.state_machine_arn)["executions"]]
+    assert sorted(n for n in names if n.startswith(job_id)) == [job_id, f"{job_id}-r2"]

@@ -100,3 +100,53 @@ def test_init_scaffolds_a_job_whose_test_passes_out_of_the_box(tmp_path):
     assert "1 passed" in done.stdout
     again = lmr("init", "fruit_sums", "--dir", str(tmp_path))
     assert again.returncode == 2 and "would overwrite" in again.stderr
+
+
+def test_locally_a_partial_job_resumes_a_succeeded_one_is_not_recomputed(samples, tmp_path, monkeypatch,
+                                                                          capsys, spark):
+    """The same rules as on AWS (tests/integration/test_aws_flow.py): a PARTIAL job's
+    manifest run again resumes it as run 2 with only the failed task; a SUCCEEDED one is
+    not recomputed unless --fresh."""
+    from engine.cli import main
+
+    monkeypatch.setenv("LMR_TEST_SCRATCH", str(tmp_path))
+    docs = sorted((samples / "wordcount").glob("*.txt"))
+    inputs = tmp_path / "in"
+    inputs.mkdir()
+    for key, doc in zip(("a.txt", "broken.txt", "c.txt"), docs):
+        (inputs / key).write_bytes(doc.read_bytes())
+    manifest = tmp_path / "m.json"
+    manifest.write_text(json.dumps({"name": "resume-local", "mapper": "tests.testjobs:FailsUntilFixed",
+                                    "reducer": "jobs.wordcount:SumCounts", "task_bytes": 1,
+                                    "min_success_ratio": 0.5, "input": {"prefix": str(inputs)},
+                                    "output": {"path": str(tmp_path / "out"), "format": "csv"}}))
+    run = ["run", str(manifest), "--workers", "0", "--work-dir", str(tmp_path / "work")]
+
+    def mapped() -> list[str]:
+        found = sorted(p.name.split("-")[1] for p in tmp_path.glob("mapped-*"))
+        for p in tmp_path.glob("mapped-*"):
+            p.unlink()
+        return found
+
+    assert main(run) == 3                                   # PARTIAL
+    assert mapped() == ["t00000", "t00001", "t00002"]
+    (tmp_path / "fixed").touch()
+    capsys.readouterr()
+    assert main(run) == 0
+    assert "resuming job resume-local-" in capsys.readouterr().out
+    assert mapped() == ["t00001"]                           # only the failed task ran again
+    [status_file] = (tmp_path / "work" / "jobs").glob("*/status.json")
+    status = json.loads(status_file.read_text())
+    assert [(r["run"], r["state"]) for r in status["runs"]] == [(1, "PARTIAL"), (2, "SUCCEEDED")]
+    marker = json.loads((tmp_path / "out" / "_SUCCESS").read_text())
+    got = pd.concat([pd.read_csv(tmp_path / "out" / f, keep_default_na=False) for f in marker["files"]])
+    assert dict(zip(got["word"], got["count"])) == dict(word_counts(docs))
+
+    assert main(run) == 0                                   # SUCCEEDED: not recomputed
+    assert f"already SUCCEEDED (run 2): its output is {tmp_path / 'out'}" in capsys.readouterr().out
+    assert main(["resume", status_file.parent.name, "--workers", "0", "--work-dir", str(tmp_path / "work")]) == 0
+    assert "already SUCCEEDED (run 2)" in capsys.readouterr().out
+    assert mapped() == []
+    assert main([*run, "--fresh"]) == 0                     # --fresh recomputes every task
+    assert mapped() == ["t00000", "t00001", "t00002"]
+    assert [r["run"] for r in json.loads(status_file.read_text())["runs"]] == [1]

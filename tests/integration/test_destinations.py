@@ -119,16 +119,15 @@ def test_replacing_an_earlier_output_deletes_only_the_files_it_listed(tmp_path, 
     manifest = {"input": {"prefix": str(data / "inputs")}, "output": {"path": str(data / "counts")}}
     assert run(tmp_path, capsys, manifest)[0] == 0
     first = json.loads((data / "counts" / "_SUCCESS").read_text())["files"]
-    (data / "inputs" / "c.txt").write_text("a new file\n")    # another job: new content hash
-    assert run(tmp_path, capsys, manifest)[0] == 0
+    (data / "inputs" / "c.txt").write_text("a new file\n")
+    assert run(tmp_path, capsys, {**manifest, "name": "dest-2"})[0] == 0    # another job, same output
     second = json.loads((data / "counts" / "_SUCCESS").read_text())["files"]
     assert not set(first) & set(second)
     assert read_csv_output(data / "counts") == dict(word_counts(sorted((data / "inputs").glob("*.txt"))))
-    # A file someone adds to the output afterwards is theirs: the next run refuses to touch it.
+    # A file someone adds to the output afterwards is theirs: the next job refuses to touch it.
     (data / "counts" / "mine.txt").write_text("mine\n")
     before = snapshot_local(tmp_path)
-    (data / "inputs" / "d.txt").write_text("yet another\n")
-    code, err = run(tmp_path, capsys, manifest)
+    code, err = run(tmp_path, capsys, {**manifest, "name": "dest-3"})
     assert code == 2 and "mine.txt in the output folder was not published there by lmr" in err
     kept(before, snapshot_local(tmp_path))
 
