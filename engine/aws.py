@@ -22,10 +22,12 @@ from .lifecycle import ALIVE, DONE, begin, decide_start, end, final_error
 from .output import check_destination
 from .planning import InputFile, MapTask, Plan, load_tasks, plan_job
 from .results import ReduceResult
-from .spec import JobSpec, load_manifest
+from .spec import MAPPER_ONLY, REDUCER_ONLY, JobSpec, load_manifest
 from .status import FAILED, RUNNING, FailedTask, JobStatus, read_status, write_status
-from .storage import Storage, join, split_s3
+from .storage import Storage, s3_uri, split_s3
 
+# How an execution ends when finalize could not write the job's status.
+EXECUTION_DIED = ("FAILED", "TIMED_OUT", "ABORTED")
 STATE_MACHINE_ENV = "STATE_MACHINE_ARN"   # set on the coordinator by template.yaml
 DATA_BUCKET_ENV = "DATA_BUCKET"           # the stack's bucket: manifests/ in, jobs/ inside
 
@@ -116,7 +118,7 @@ def _run_alive(sfn_client, state_machine_arn: str, name: str) -> bool | None:
         found = sfn_client.describe_execution(executionArn=execution_arn(state_machine_arn, name))
     except sfn_client.exceptions.ExecutionDoesNotExist:
         return None
-    return found["status"] not in ("FAILED", "TIMED_OUT", "ABORTED")
+    return found["status"] not in EXECUTION_DIED
 
 
 def _reject_manifest(uri: str, work_dir: str, exc: ManifestError | PlanError, storage: Storage) -> dict:
@@ -191,7 +193,7 @@ def finalize_event(event: dict[str, Any], storage: Storage) -> dict[str, Any]:
     tasks = load_tasks(spec, storage)
     reduce_data = (event.get("reduce") or {}).get("result")
     publish_error = ""
-    if spec.mode == "MAPPER_ONLY" and reduce_data is None and not event.get("error"):
+    if spec.mode == MAPPER_ONLY and reduce_data is None and not event.get("error"):
         try:
             reduce_data = reduce_job(spec, tasks, storage).to_dict()   # publish: no Spark needed
         except (DestinationError, PermanentStorageError) as exc:   # the job FAILED; say why
@@ -204,10 +206,10 @@ def finalize_event(event: dict[str, Any], storage: Storage) -> dict[str, Any]:
         error = event["error"]
         reason = f"{error.get('Error', 'Error')}: {_cause(error.get('Cause', ''))}"
 
-    results = committed_results(spec, tasks, storage) if spec.mode != "REDUCER_ONLY" else {}
+    results = committed_results(spec, tasks, storage) if spec.mode != REDUCER_ONLY else {}
     failed = []
     for task in tasks:
-        if spec.mode != "REDUCER_ONLY" and task.task_id not in results:
+        if spec.mode != REDUCER_ONLY and task.task_id not in results:
             record = recorded_failure(spec, task.task_id, storage) or {
                 "errorType": "TaskNotCommitted", "errorMessage": "the task never committed its output"}
             failed.append(FailedTask(task.task_id, task.input_uris, record["errorType"],
@@ -227,4 +229,4 @@ def _cause(cause: str) -> str:
 
 
 def manifest_uri(bucket: str, key: str) -> str:
-    return join(f"s3://{bucket}", key)
+    return s3_uri(bucket, key)

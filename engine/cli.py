@@ -16,10 +16,12 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from .errors import DestinationError, EngineError, ManifestError, PlanError, Problem
 from .report import format_summary
+from .spec import MODES
+from .status import FAILED, PARTIAL, SUCCEEDED
 from .storage import Storage
 
 EXIT_OK, EXIT_FAILED, EXIT_INVALID, EXIT_PARTIAL = 0, 1, 2, 3
-_STATE_EXIT = {"SUCCEEDED": EXIT_OK, "PARTIAL": EXIT_PARTIAL, "FAILED": EXIT_FAILED}
+_STATE_EXIT = {SUCCEEDED: EXIT_OK, PARTIAL: EXIT_PARTIAL, FAILED: EXIT_FAILED}
 
 
 def _spec_flags(parser: argparse.ArgumentParser) -> None:
@@ -27,7 +29,7 @@ def _spec_flags(parser: argparse.ArgumentParser) -> None:
         "manifest fields", "override the manifest's fields; with a text manifest (one input "
         "URI a line, LetsData's format) they supply everything but the inputs")
     group.add_argument("--name")
-    group.add_argument("--mode", choices=["MAPPER_AND_REDUCER", "MAPPER_ONLY", "REDUCER_ONLY"])
+    group.add_argument("--mode", choices=MODES)
     group.add_argument("--mapper", metavar="MODULE:CLASS")
     group.add_argument("--reducer", metavar="MODULE:CLASS")
     group.add_argument("--input-format")

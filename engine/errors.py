@@ -62,10 +62,6 @@ class UserCodeError(EngineError):
     """The user's Mapper or Reducer raised. Permanent: retrying runs the same code."""
 
 
-class InputError(EngineError):
-    """An input file cannot be read as the declared format. Permanent."""
-
-
 class RejectedRecordsError(EngineError):
     """A task rejected more records than the job's max_rejected_ratio allows. Permanent."""
 
@@ -88,7 +84,7 @@ class RetryableTaskError(EngineError):
 
 
 # Errors that the same attempt would hit again: retrying them only wastes time and money.
-PERMANENT_ERRORS = ("ManifestError", "PlanError", "UserCodeError", "InputError",
+PERMANENT_ERRORS = ("ManifestError", "PlanError", "UserCodeError",
                     "RejectedRecordsError", "PermanentStorageError", "DestinationError",
                     "RetriesExhaustedError")
 # What the engine raises when another attempt may succeed. The state machine's Retry lists
@@ -98,14 +94,6 @@ RETRYABLE_ERRORS = ("RetryableTaskError", "StorageError")
 
 def is_retryable(error_type: str) -> bool:
     return error_type not in PERMANENT_ERRORS
-
-
-class TaskFailedError(EngineError):
-    """A task failed after its retries; names the job, task, inputs and reason."""
-
-    def __init__(self, job_id: str, task_id: str, inputs: list[str], reason: str):
-        self.job_id, self.task_id, self.inputs, self.reason = job_id, task_id, inputs, reason
-        super().__init__(f"task {task_id} of job {job_id} failed on {', '.join(inputs)}: {reason}")
 
 
 def error_to_dict(exc: BaseException) -> dict:

@@ -12,15 +12,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .aws import execution_arn, last_execution
+from .aws import EXECUTION_DIED, execution_arn, last_execution
 from .errors import DestinationError, PlanError, Problem
 from .layout import JobLayout, data_locations, manifest_upload
 from .output import check_destination
 from .spec import JobSpec, ManifestParser, manifest_dir, read_manifest
-from .status import read_status
-from .storage import Storage
+from .status import FAILED, PARTIAL, SUCCEEDED, read_status
+from .storage import Storage, s3_uri
 
-TERMINAL = ("SUCCEEDED", "PARTIAL", "FAILED")
+TERMINAL = (SUCCEEDED, PARTIAL, FAILED)
 
 
 @dataclass(frozen=True)
@@ -30,7 +30,7 @@ class Deployment:
 
     @property
     def root(self) -> str:
-        return f"s3://{self.bucket}"
+        return s3_uri(self.bucket)
 
     @classmethod
     def from_stack(cls, stack: str, cfn_client) -> "Deployment":
@@ -83,7 +83,7 @@ def job_progress(job_id: str, deployment: Deployment, sfn_client, storage: Stora
         run = sfn_client.describe_map_run(mapRunArn=runs[0]["mapRunArn"])
         out["map_run"] = {k: run["itemCounts"].get(k, 0) for k in
                           ("total", "pending", "running", "succeeded", "failed", "timedOut", "aborted")}
-    if out["state"] == "RUNNING" and execution["status"] in ("FAILED", "TIMED_OUT", "ABORTED"):
+    if out["state"] == "RUNNING" and execution["status"] in EXECUTION_DIED:
         out["state"] = "FAILED"   # the state machine died before finalize could write status.json
     return out
 

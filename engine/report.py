@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 import time
 
-from .status import JobStatus
+from .status import FAILED, JobStatus
 from .storage import basename
 
 
@@ -62,7 +62,7 @@ def format_summary(status: JobStatus, max_rows: int = 20) -> str:
     if status.reduce:
         lines.append(f"  reduce: {status.reduce.rows_in:,} rows in -> {status.reduce.rows_out:,} rows out "
                      f"in {status.reduce.duration_ms / 1000:.1f}s")
-    if status.state != "FAILED":
+    if status.state != FAILED:
         lines.append(f"  output: {status.output}")
     return "\n".join(lines)
 

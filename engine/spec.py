@@ -29,7 +29,8 @@ from .storage import Storage, glob_problem, is_s3, join, s3_root
 WORK_DIR_ENV = "LMR_WORK_DIR"
 DEFAULT_LOCAL_WORK_DIR = ".lmr"
 
-MODES = ("MAPPER_AND_REDUCER", "MAPPER_ONLY", "REDUCER_ONLY")
+MAPPER_AND_REDUCER, MAPPER_ONLY, REDUCER_ONLY = "MAPPER_AND_REDUCER", "MAPPER_ONLY", "REDUCER_ONLY"
+MODES = (MAPPER_AND_REDUCER, MAPPER_ONLY, REDUCER_ONLY)
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,62}\Z")  # fits a Step Functions execution name
 TOP_FIELDS = {"name", "mode", "mapper", "reducer", "input", "output", "max_concurrency",
               "retries", "min_success_ratio", "max_rejected_ratio", "spark_conf", "work_dir",
@@ -82,11 +83,11 @@ class JobSpec:
 
     @property
     def uses_mapper(self) -> bool:
-        return self.mode != "REDUCER_ONLY"
+        return self.mode != REDUCER_ONLY
 
     @property
     def uses_reducer(self) -> bool:
-        return self.mode != "MAPPER_ONLY"
+        return self.mode != MAPPER_ONLY
 
     @property
     def job_id(self) -> str:
@@ -113,9 +114,6 @@ class JobSpec:
         data = dict(data)
         return ManifestParser(source, base_dir=None, check_classes=False,
                               work_dir=data.pop("work_dir", None)).parse(data)
-
-    def with_work_dir(self, work_dir: str) -> "JobSpec":
-        return replace(self, work_dir=work_dir)
 
 
 def load_manifest(uri: str, overrides: dict[str, Any] | None = None, *,
@@ -185,13 +183,13 @@ class ManifestParser:
         if name is not None and not _NAME.match(name):
             self.fail("name", f"{quote(name)} must be 1-63 letters, digits, '-' or '_', "
                               "starting with a letter or digit")
-        mode = self.want(data, "", "mode", str, default="MAPPER_AND_REDUCER")
+        mode = self.want(data, "", "mode", str, default=MAPPER_AND_REDUCER)
         if mode not in MODES:
             self.fail("mode", f"{mode!r} is not one of {', '.join(MODES)}")
         mapper = self.want(data, "", "mapper", str)
         reducer = self.want(data, "", "reducer", str)
-        mapper_cls = self.job_class("mapper", mapper, needed=mode != "REDUCER_ONLY", mode=mode)
-        reducer_cls = self.job_class("reducer", reducer, needed=mode != "MAPPER_ONLY", mode=mode)
+        mapper_cls = self.job_class("mapper", mapper, needed=mode != REDUCER_ONLY, mode=mode)
+        reducer_cls = self.job_class("reducer", reducer, needed=mode != MAPPER_ONLY, mode=mode)
         inp = self.parse_input(data)
         out = self.parse_output(data)
         max_concurrency = self.number(data, "max_concurrency", int, 100, lo=1, hi=10_000)
@@ -218,16 +216,16 @@ class ManifestParser:
             raise ManifestError(self.source, self.problems)
 
         # Fill in what the classes declare, so job.json says exactly what will run.
-        owner = mapper_cls if mode != "REDUCER_ONLY" else reducer_cls
+        owner = mapper_cls if mode != REDUCER_ONLY else reducer_cls
         if owner is not None and inp.format is None:
             inp = replace(inp, format=owner.input_format)
-        writer = reducer_cls if mode != "MAPPER_ONLY" else mapper_cls
+        writer = reducer_cls if mode != MAPPER_ONLY else mapper_cls
         if writer is not None and out.format is None:
             out = replace(out, format=writer.output_format)
         return JobSpec(
             name=name, mode=mode,
-            mapper=mapper if mode != "REDUCER_ONLY" else None,
-            reducer=reducer if mode != "MAPPER_ONLY" else None,
+            mapper=mapper if mode != REDUCER_ONLY else None,
+            reducer=reducer if mode != MAPPER_ONLY else None,
             input=inp, output=out,
             work_dir=work_dir,
             max_concurrency=max_concurrency, retries=retries,

@@ -14,7 +14,7 @@ from typing import Any
 
 from .layout import JobLayout
 from .results import MapResult, ReduceResult
-from .spec import JobSpec
+from .spec import REDUCER_ONLY, JobSpec
 from .storage import Storage
 
 SUCCEEDED, PARTIAL, FAILED, RUNNING = "SUCCEEDED", "PARTIAL", "FAILED", "RUNNING"
@@ -89,7 +89,7 @@ def build_status(spec: JobSpec, results: list[MapResult], failed: list[FailedTas
                  reduce: ReduceResult | None, started_at: float, finished_at: float,
                  reason: str = "", runs: list[dict] | None = None) -> JobStatus:
     total = len(results) + len(failed)
-    if spec.mode == "REDUCER_ONLY":  # no map tasks: the reducer alone decides
+    if spec.mode == REDUCER_ONLY:  # no map tasks: the reducer alone decides
         state = SUCCEEDED if reduce is not None else FAILED
     else:
         state = outcome(total, len(results), spec.min_success_ratio, reduce is not None)

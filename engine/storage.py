@@ -75,9 +75,14 @@ def join(base: str, *parts: str) -> str:
     return out
 
 
+def s3_uri(bucket: str, key: str = "") -> str:
+    """The one place ``s3://`` URIs are built: ``s3://bucket`` or ``s3://bucket/key``."""
+    return f"{S3_SCHEME}{bucket}/{key}" if key else f"{S3_SCHEME}{bucket}"
+
+
 def s3_root(uri: str) -> str:
     """``s3://bucket/a/b`` -> ``s3://bucket``."""
-    return S3_SCHEME + split_s3(uri)[0]
+    return s3_uri(split_s3(uri)[0])
 
 
 def basename(uri: str) -> str:
@@ -275,7 +280,7 @@ class S3Files:
                 for obj in page.get("Contents", []):
                     if obj["Key"].endswith("/"):
                         continue  # "folder" placeholder objects
-                    yield FileInfo(f"{S3_SCHEME}{bucket}/{obj['Key']}", obj["Size"],
+                    yield FileInfo(s3_uri(bucket, obj["Key"]), obj["Size"],
                                    obj.get("ETag", "").strip('"'))
                     seen += 1
                     if limit is not None and seen >= limit:
@@ -350,14 +355,14 @@ class S3Files:
         for bucket, keys in by_bucket.items():
             for start in range(0, len(keys), 1000):  # DeleteObjects takes 1,000 keys a call
                 chunk = [{"Key": k} for k in keys[start:start + 1000]]
-                where = f"{S3_SCHEME}{bucket}/{chunk[0]['Key']}"
+                where = s3_uri(bucket, chunk[0]["Key"])
                 done = self._call("delete", where, self.client.delete_objects,
                                   Bucket=bucket, Delete={"Objects": chunk, "Quiet": True})
                 errors = done.get("Errors") or []
                 if errors:
                     first = errors[0]
                     raise StorageError(f"cannot delete {len(errors)} object(s), first "
-                                       f"s3://{bucket}/{first.get('Key')}: {first.get('Code')} "
+                                       f"{s3_uri(bucket, first.get('Key', ''))}: {first.get('Code')} "
                                        f"{first.get('Message', '')}".rstrip())
 
     def delete_prefix(self, prefix: str) -> None:

@@ -26,7 +26,7 @@ from .output import check_destination, publish
 from .planning import MapTask
 from .rejects import collect_rejects
 from .results import MapResult, ReduceResult
-from .spec import JobSpec
+from .spec import MAPPER_AND_REDUCER, MAPPER_ONLY, REDUCER_ONLY, JobSpec
 from .staging import stage
 from .storage import Storage, basename, join
 
@@ -140,7 +140,7 @@ def _map(spec: JobSpec, task: MapTask, storage: Storage) -> MapResult:
     mapper = _user_class(spec, "mapper", Mapper)
     # MAPPER_ONLY: the intermediate files ARE the destination's files, in its format.
     # (job.json may lack a format: the coordinator cannot import classes to fill it in.)
-    out_format = (spec.output.format or mapper.output_format) if spec.mode == "MAPPER_ONLY" else "parquet"
+    out_format = (spec.output.format or mapper.output_format) if spec.mode == MAPPER_ONLY else "parquet"
 
     with tempfile.TemporaryDirectory(prefix=f"lmr-{task.task_id}-") as scratch:
         local = stage(storage, task.input_uris, os.path.join(scratch, "in"))
@@ -152,7 +152,7 @@ def _map(spec: JobSpec, task: MapTask, storage: Storage) -> MapResult:
         mapped = _run_user("Mapper.map", mapper.map, good, ctx)
         produced = written = Observation()
         out = mapped.observe(produced, F.expr("count(1) AS rows"))
-        if spec.mode == "MAPPER_AND_REDUCER":
+        if spec.mode == MAPPER_AND_REDUCER:
             out, combined = _for_reducer(spec, spark, out, ctx)
             if combined:   # partials, not rows: count what is written as well
                 written = Observation()
@@ -245,7 +245,7 @@ def run_reduce_task(spec: JobSpec, tasks: list[MapTask], storage: Storage | None
     started_at, t0 = time.time(), time.monotonic()
     cold = not session.is_started()
     reducer = _user_class(spec, "reducer", Reducer)
-    if spec.mode == "REDUCER_ONLY":
+    if spec.mode == REDUCER_ONLY:
         sources = [u for t in tasks for u in t.input_uris]
         workload = sum(t.bytes for t in tasks)
     else:
@@ -271,7 +271,7 @@ def run_reduce_task(spec: JobSpec, tasks: list[MapTask], storage: Storage | None
     with tempfile.TemporaryDirectory(prefix="lmr-reduce-") as scratch:
         local = stage(storage, sources, os.path.join(scratch, "in"))
         spark = session.get_spark(spec.spark_conf)
-        if spec.mode == "REDUCER_ONLY":
+        if spec.mode == REDUCER_ONLY:
             df = _run_user("Reducer.read", reducer.read, spark, local, ctx)
         else:
             # An explicit file list: Spark cannot infer a schema from nested task folders.
@@ -320,12 +320,12 @@ def reduce_job(spec: JobSpec, tasks: list[MapTask], storage: Storage | None = No
     storage = storage or Storage()
     # Before any work: a destination holding someone else's files is refused, untouched.
     check_destination(storage, spec.output.path, JobLayout(spec.work_dir, spec.job_id))
-    if spec.mode != "REDUCER_ONLY":
+    if spec.mode != REDUCER_ONLY:
         committed = len(committed_results(spec, tasks, storage))
         if not may_reduce(len(tasks), committed, spec.min_success_ratio):
             return ReduceResult.skipped(spec.output.path, (
                 f"{committed} of {len(tasks)} map tasks succeeded, below min_success_ratio "
                 f"{spec.min_success_ratio}"))
-    if spec.mode == "MAPPER_ONLY":
+    if spec.mode == MAPPER_ONLY:
         return commit_mapper_output(spec, tasks, storage)
     return run_reduce_task(spec, tasks, storage)

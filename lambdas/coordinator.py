@@ -10,6 +10,7 @@ import boto3
 from aws_lambda_powertools.utilities.data_classes import S3Event, event_source
 
 from engine.aws import DATA_BUCKET_ENV, STATE_MACHINE_ENV, manifest_uri, submit_manifest
+from engine.storage import s3_uri
 from lambdas._shared import logger, storage
 
 
@@ -27,7 +28,7 @@ def handler(event: S3Event, context) -> dict:
         # S3Object.key returns it raw.
         uri = manifest_uri(record.s3.bucket.name, unquote_plus(record.s3.get_object.key))
         logger.append_keys(manifest=uri)
-        job = submit_manifest(uri, f"s3://{os.environ[DATA_BUCKET_ENV]}", os.environ[STATE_MACHINE_ENV],
+        job = submit_manifest(uri, s3_uri(os.environ[DATA_BUCKET_ENV]), os.environ[STATE_MACHINE_ENV],
                               _sfn(), storage())
         logger.info("manifest handled", extra={"job_id": job["job_id"], "state": job["state"]})
         jobs.append(job)

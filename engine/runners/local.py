@@ -30,7 +30,7 @@ from ..logs import JsonFormatter, append_task_log, quiet_spark_loggers
 from ..planning import MapTask, Plan
 from ..results import MapResult, ReduceResult
 from ..spec import JobSpec
-from ..status import FAILED, RUNNING, FailedTask, JobStatus, read_status
+from ..status import FailedTask, JobStatus, read_status
 from ..storage import Storage, is_s3
 from ..tasks import committed_result
 from . import EventSink
@@ -348,12 +348,6 @@ class LocalJobHandle:
             self._status = runner.execute(plan)
         except BaseException as exc:  # surfaced to the caller by result()
             self._error = exc
-
-    @property
-    def state(self) -> str:
-        if self._error is not None:
-            return FAILED
-        return self._status.state if self._status else RUNNING
 
     def wait(self, timeout: float | None = None) -> JobStatus:
         if self._thread is not None:
