@@ -12,17 +12,16 @@ import json
 import logging
 import re
 import time
-from functools import lru_cache
 from typing import Any
 
-from .errors import (DestinationError, EngineError, ManifestError, PermanentStorageError, PlanError, Problem,
-                     RetryableTaskError)
+from .errors import (DestinationError, EngineError, ManifestError, PermanentStorageError, PlanError, Problem)
 from .layout import JobLayout
-from .lifecycle import ALIVE, DONE, begin, decide_start, end, final_error
+from .lifecycle import ALIVE, DONE, begin, decide_start, end
 from .output import check_destination
-from .planning import InputFile, MapTask, Plan, load_tasks, plan_job
+from .worker import load_spec
+from .planning import Plan, load_tasks, plan_job
 from .results import ReduceResult
-from .spec import MAPPER_ONLY, REDUCER_ONLY, JobSpec, load_manifest
+from .spec import MAPPER_ONLY, REDUCER_ONLY, load_manifest
 from .status import FAILED, RUNNING, FailedTask, JobStatus, read_status, write_status
 from .storage import Storage, s3_uri, split_s3
 
@@ -138,58 +137,13 @@ def _reject_manifest(uri: str, work_dir: str, exc: ManifestError | PlanError, st
     return {"job_id": job_id, "state": FAILED, "started": False, "problems": messages}
 
 
-@lru_cache(maxsize=16)
-def _load_spec(job_uri: str, storage: Storage) -> JobSpec:
-    # A warm container runs many tasks of the same job: read job.json once.
-    return JobSpec.from_dict(json.loads(storage.read_text(job_uri)), source=job_uri)
-
-
-def _attempt(event: dict[str, Any]) -> int:
-    """This invocation's attempt number (1 = the first): the state machine passes
-    ``$$.State.RetryCount`` as ``retry_count``."""
-    return int(event.get("retry_count") or 0) + 1
-
-
-def _run_task(spec: JobSpec, event: dict[str, Any], fn, *args):
-    """Call a task function; what it raises is reported under the class name the state
-    machine's Retry lists match: an engine error as it is, anything else as retryable, and
-    a retryable one as RetriesExhaustedError once the job's ``retries`` are spent."""
-    try:
-        return fn(*args)
-    except Exception as exc:
-        error = exc if isinstance(exc, EngineError) else RetryableTaskError(f"{type(exc).__name__}: {exc}")
-        final = final_error(error, _attempt(event), spec.retries)
-        if final is exc:
-            raise
-        raise final from exc
-
-
-def map_event(event: dict[str, Any], storage: Storage) -> dict[str, Any]:
-    """Mapper: ``{job_id, task_id, inputs, job, retry_count}`` -> the task's result (small)."""
-    from .tasks import run_map_task
-
-    spec = _load_spec(event["job"], storage)
-    task = MapTask(event["task_id"], tuple(InputFile.from_dict(f) for f in event["inputs"]))
-    out = _run_task(spec, event, run_map_task, spec, task, storage).to_dict()
-    out.pop("parts")  # the commit marker has them; keep the state small
-    return out
-
-
-def reduce_event(event: dict[str, Any], storage: Storage) -> dict[str, Any]:
-    """Reducer: ``{job_id, job, retry_count}`` -> the reduce result (or SKIPPED with the reason)."""
-    from .tasks import reduce_job
-
-    spec = _load_spec(event["job"], storage)
-    return _run_task(spec, event, reduce_job, spec, load_tasks(spec, storage), storage).to_dict()
-
-
 def finalize_event(event: dict[str, Any], storage: Storage) -> dict[str, Any]:
     """Finalize: ``{job_id, job, reduce?, error?}`` -> status.json, computed from the commit
     markers and the job's min_success_ratio (the engine decides the outcome, not the
     state machine's failure tolerance)."""
     from .tasks import committed_results, recorded_failure, reduce_job
 
-    spec = _load_spec(event["job"], storage)
+    spec = load_spec(event["job"], storage)
     tasks = load_tasks(spec, storage)
     reduce_data = (event.get("reduce") or {}).get("result")
     publish_error = ""

@@ -34,6 +34,20 @@ def final_error(exc: BaseException, attempt: int, retries: int) -> BaseException
                                  f"(the job's retries: {retries}): {exc}")
 
 
+# Errors that only say how a task failed (retryable, or out of retries), not why.
+WRAPPERS = ("RetryableTaskError", "RetriesExhaustedError")
+
+
+def root_cause(spec: JobSpec, task_id: str, error: dict, storage: Storage) -> dict:
+    """What a failed task's status says: the error its last attempt recorded (finalize on
+    AWS reads the same record), rather than the wrapper the retriers saw."""
+    from .tasks import recorded_failure
+
+    if error.get("errorType") not in WRAPPERS:
+        return error
+    return recorded_failure(spec, task_id, storage) or error
+
+
 # --- starting a job: what to do when it ran before ---------------------------------------
 
 NEW, RESUME, DONE, ALIVE = "new", "resume", "done", "alive"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from engine.aws import reduce_event
+from engine.worker import reduce_event
 from lambdas._shared import logger, metrics, record_metrics, storage
 
 

@@ -22,7 +22,7 @@ from functools import cache
 from concurrent.futures import FIRST_COMPLETED, Executor, Future, ThreadPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 
-from .. import cds, lifecycle, session
+from .. import cds, lifecycle, session, worker
 from ..errors import error_to_dict
 from ..layout import JobLayout
 from ..lifecycle import may_retry
@@ -100,12 +100,12 @@ def _exit_worker() -> None:
     cds.commit_archive()
 
 
-def _guard(fn, *args) -> dict:
-    """Run a task function; errors come back as JSON, never pickled exceptions."""
+def _guard(fn, event: dict) -> dict:
+    """Run a task entry; errors come back as JSON, never pickled exceptions."""
     try:
-        return {"ok": True, "result": fn(*args).to_dict()}
+        return {"ok": True, "result": fn(event, _worker_storage())}
     except Exception as exc:
-        log.exception("task failed", extra={"job_id": args[0].job_id})
+        log.exception("task failed", extra={"job_id": event["job_id"]})
         return {"ok": False, "error": error_to_dict(exc)}
 
 
@@ -114,39 +114,37 @@ def _worker_storage() -> Storage:
     return Storage()   # one per worker process: its S3 client is reused across tasks
 
 
-def _logged(spec: JobSpec, task_id: str, attempt: int, fn, *args) -> dict:
-    """Run ``fn``; append its output, and the JVM's lines meanwhile, to the task's log."""
+def _logged(fn, event: dict) -> dict:
+    """Run ``fn`` on ``event``; append its output, and the JVM's lines meanwhile, to the
+    task's log."""
     if not _worker_log:
-        return _guard(fn, *args)
+        return _guard(fn, event)
     start = os.path.getsize(_worker_log)
     _task_output.buffer = buffer = io.StringIO()
     try:
-        return _guard(fn, *args)
+        return _guard(fn, event)
     finally:
         _task_output.buffer = None
         with open(_worker_log, "rb") as f:
             f.seek(start)
             jvm = f.read().decode("utf-8", "replace")
-        header = f"attempt {attempt}, worker pid {os.getpid()}, {time.strftime('%H:%M:%S')}"
+        task_id = event.get("task_id", "reduce")
+        header = f"attempt {worker.attempt(event)}, worker pid {os.getpid()}, {time.strftime('%H:%M:%S')}"
         try:
-            append_task_log(_worker_storage(), spec.work_dir, spec.job_id, task_id,
-                            buffer.getvalue() + jvm, header)
+            spec = worker.load_spec(event["job"], _worker_storage())
+            append_task_log(_worker_storage(), spec.work_dir, spec.job_id, task_id, buffer.getvalue() + jvm, header)
         except Exception:
             log.exception("could not write the log of task %s", task_id)
 
 
-def map_in_worker(spec: dict, task: dict, attempt: int = 1) -> dict:
-    from ..tasks import run_map_task
-
-    job, map_task = JobSpec.from_dict(spec), MapTask.from_dict(task)
-    return _logged(job, map_task.task_id, attempt, run_map_task, job, map_task)
+def map_in_worker(event: dict) -> dict:
+    """A worker's map task: the same entry and event shape as the mapper Lambda's."""
+    return _logged(worker.map_event, event)
 
 
-def reduce_in_worker(spec: dict, tasks: list[dict], attempt: int = 1) -> dict:
-    from ..tasks import reduce_job
-
-    job = JobSpec.from_dict(spec)
-    return _logged(job, "reduce", attempt, reduce_job, job, [MapTask.from_dict(t) for t in tasks])
+def reduce_in_worker(event: dict) -> dict:
+    """A worker's reduce: the same entry and event shape as the reducer Lambda's."""
+    return _logged(worker.reduce_event, event)
 
 
 # --- the runner -------------------------------------------------------------------------
@@ -229,7 +227,7 @@ class LocalRunner:
         first_start: dict[str, float] = {}
         delayed: list[tuple[float, MapTask, int, int]] = []
         running: dict[Future, tuple[MapTask, int, int]] = {}
-        spec_dict = spec.to_dict()
+        job_json = JobLayout(spec.work_dir, plan.job_id).job_json
         limit = min(self._pool_size(executor), spec.max_concurrency)
 
         def settle(task: MapTask, attempt: int, charged: int, error: dict) -> None:
@@ -239,6 +237,7 @@ class LocalRunner:
                 emit({"event": "task_retry", "task_id": task.task_id, "attempt": attempt,
                       "delay_s": delay, "error": error})
             else:
+                error = lifecycle.root_cause(spec, task.task_id, error, self.storage)
                 failed.append(FailedTask(task.task_id, task.input_uris, error["errorType"],
                                          error["errorMessage"], attempt,
                                          first_start.get(task.task_id, time.time()), time.time()))
@@ -246,7 +245,10 @@ class LocalRunner:
                       "error": error, "attempts": attempt})
 
         def submit(task: MapTask, attempt: int, charged: int) -> None:
-            running[executor.submit(map_in_worker, spec_dict, task.to_dict(), attempt)] = (task, attempt, charged)
+            # The retry budget counts charged attempts (a re-run after a worker died running
+            # several tasks is not charged), as the state machine counts its retries.
+            event = worker.task_event(plan.job_id, job_json, task, charged + 1)
+            running[executor.submit(map_in_worker, event)] = (task, attempt, charged)
             first_start.setdefault(task.task_id, time.time())
             emit({"event": "task_started", "task_id": task.task_id, "attempt": attempt})
 
@@ -306,8 +308,8 @@ class LocalRunner:
         emit({"event": "reduce_started", "job_id": plan.job_id})
         attempt = 1
         while True:
-            future = executor.submit(reduce_in_worker, spec.to_dict(), [t.to_dict() for t in plan.tasks],
-                                     attempt)
+            future = executor.submit(reduce_in_worker, worker.task_event(
+                plan.job_id, JobLayout(spec.work_dir, plan.job_id).job_json, None, attempt))
             try:
                 outcome = future.result()
             except BrokenProcessPool:

@@ -81,6 +81,13 @@ def test_event_fixtures_have_the_shape_the_state_machine_sends():
     assert {k.removesuffix(".$") for k in selector} == {k.removesuffix(".$") for k in payload} - {"retry_count"}
     reduce = states["Reduce"]["Parameters"]["Payload"]
     assert {k.removesuffix(".$") for k in reduce} == set(event("reducer.json", JOB_ID="j", BUCKET="b"))
+    # A local worker is handed the same events (one entry, engine/worker.py, two callers).
+    from engine.planning import InputFile, MapTask
+    from engine.worker import task_event
+
+    task = MapTask("t0", (InputFile("/d/a.txt", 3),))
+    assert set(task_event("j", "/w/jobs/j/job.json", task, 2)) == {k.removesuffix(".$") for k in payload}
+    assert set(task_event("j", "/w/jobs/j/job.json", None)) == {k.removesuffix(".$") for k in reduce}
 
 
 def test_handlers_chain_from_an_s3_event_to_status(deployed, s3, spark, captured_logs, capsys):

@@ -138,7 +138,8 @@ def test_platform_errors_are_retried(samples, tmp_path, monkeypatch):
                                    "output": {"path": str(tmp_path / "out")}}, tmp_path)
     assert status.state == "SUCCEEDED"
     [retry] = [e for e in events if e["event"] == "task_retry"]
-    assert retry["error"]["errorType"] == "OSError"
+    # Reported as a mapper Lambda reports it: the retryable wrapper, naming the cause.
+    assert retry["error"] == {"errorType": "RetryableTaskError", "errorMessage": "OSError: connection reset by peer"}
 
 
 def test_resume_runs_only_uncommitted_tasks(samples, tmp_path):
