@@ -14,10 +14,10 @@ import re
 import time
 from typing import Any
 
-from .errors import (DestinationError, EngineError, ManifestError, PermanentStorageError, PlanError, Problem)
+from .errors import (DestinationError, EngineError, ManifestError, PermanentStorageError, PlanError)
 from .layout import JobLayout
 from .lifecycle import ALIVE, DONE, begin, decide_start, end
-from .output import check_destination
+from .output import refuse_unsafe_destination
 from .worker import load_spec
 from .planning import Plan, load_tasks, plan_job
 from .results import ReduceResult
@@ -58,12 +58,9 @@ def submit_manifest(manifest_uri: str, work_dir: str, state_machine_arn: str, sf
         # The coordinator has no pyspark: classes are checked without importing them.
         spec = load_manifest(manifest_uri, storage=storage, check_classes=False, work_dir=work_dir)
         plan = plan_job(spec, storage)
-        check_destination(storage, spec.output.path, JobLayout(work_dir, spec.job_id))
+        refuse_unsafe_destination(storage, spec.output.path, JobLayout(work_dir, spec.job_id), manifest_uri)
     except (ManifestError, PlanError) as exc:
         return _reject_manifest(manifest_uri, work_dir, exc, storage)
-    except DestinationError as exc:
-        return _reject_manifest(manifest_uri, work_dir, PlanError(manifest_uri, [
-            Problem("output.path", str(exc))]), storage)
 
     previous = read_status(work_dir, plan.job_id, storage)
     alive = None

@@ -14,7 +14,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from .errors import DestinationError, EngineError, ManifestError, PlanError, Problem
+from .errors import EngineError, ManifestError, PlanError
 from .report import format_summary
 from .spec import MODES
 from .status import FAILED, PARTIAL, SUCCEEDED
@@ -73,7 +73,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
 def cmd_run(args: argparse.Namespace) -> int:
     from .layout import JobLayout
     from .lifecycle import DONE, RESUME, decide_start
-    from .output import check_destination
+    from .output import refuse_unsafe_destination
     from .planning import plan_job
     from .spec import load_manifest
     from .status import read_status
@@ -84,13 +84,12 @@ def cmd_run(args: argparse.Namespace) -> int:
         plan = plan_job(spec, storage)
     except PlanError as exc:   # name the manifest the inputs came from, not just the job
         raise PlanError(args.manifest, exc.problems) from None
+    # Before anything is read from the work dir or written: a destination someone has
+    # written into (even since an earlier run of this job) is named now.
+    refuse_unsafe_destination(storage, spec.output.path, JobLayout(spec.work_dir, spec.job_id), args.manifest)
     start = decide_start(read_status(spec.work_dir, spec.job_id, storage), run_alive=False)
     if start.action == DONE and not args.fresh:
         return _already_done(start, args)
-    try:   # before anything is written (--fresh included)
-        check_destination(storage, spec.output.path, JobLayout(spec.work_dir, spec.job_id))
-    except DestinationError as exc:
-        raise PlanError(args.manifest, [Problem("output.path", str(exc))]) from None
     out = sys.stdout
     if args.fresh:
         job_dir = JobLayout(spec.work_dir, spec.job_id).job_dir

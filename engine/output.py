@@ -29,9 +29,8 @@ import re
 import shutil
 import time
 import uuid
-from dataclasses import dataclass
 
-from .errors import CommitConflict, DestinationError
+from .errors import CommitConflict, DestinationError, PermanentStorageError, PlanError, Problem
 from .faults import checkpoint
 from .layout import OUTPUT_MARKER, JobLayout
 from .locations import shorten
@@ -47,16 +46,11 @@ _TMP = re.compile(r"\.(?P<dest>.+)\.lmr-(?:tmp|old)-(?P<job>.+)-(?P<pid>\d+)-[0-
 log = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True)
-class Published:
-    files: list[str]     # names in the destination, as its marker lists them
-    job_id: str          # the job whose output it is (another attempt may have won)
-
-
 def _safe_name(name: object) -> bool:
-    """A marker's entry must be a plain relative path: never '..', absolute or empty."""
-    return (isinstance(name, str) and bool(name) and not name.startswith("/")
-            and ".." not in name.split("/") and not any(ord(c) < 32 for c in name))
+    """A marker's entry must be a plain file name in the folder, as lmr publishes them: no
+    '/', so deleting it can never reach through a folder (or a link to one) elsewhere."""
+    return (isinstance(name, str) and name not in ("", ".", "..") and "/" not in name
+            and not any(ord(c) < 32 for c in name))
 
 
 def parse_marker(text: bytes | str | None) -> dict | None:
@@ -90,6 +84,16 @@ def _foreign(present: list[str], ours: set[str], dest: str) -> None:
             "refusing to write over it (choose an empty or new output folder, or move it away)")
 
 
+def refuse_unsafe_destination(storage: Storage, dest: str, layout: JobLayout, source: str) -> None:
+    """Before a job starts (``lmr run``, ``lmr submit``, the coordinator): a PlanError naming
+    ``output.path`` if the destination holds someone's files or cannot be read (a bucket
+    that does not exist, no access): bad input, refused with nothing written."""
+    try:
+        check_destination(storage, dest, layout)
+    except (DestinationError, PermanentStorageError) as exc:
+        raise PlanError(source, [Problem("output.path", str(exc))]) from None
+
+
 def check_destination(storage: Storage, dest: str, layout: JobLayout) -> None:
     """Raise DestinationError if publishing to ``dest`` would overwrite someone's files.
     Reads only: run it before a job writes anything."""
@@ -100,9 +104,10 @@ def check_destination(storage: Storage, dest: str, layout: JobLayout) -> None:
 
 
 def publish(storage: Storage, files: list[tuple[str, str]], dest: str, summary: dict,
-            layout: JobLayout) -> Published:
+            layout: JobLayout) -> list[str]:
     """Copy ``(source_uri, name)`` pairs into ``dest`` and write its marker last, replacing
-    an earlier lmr output there. ``summary`` goes into the marker."""
+    an earlier lmr output there. ``summary`` goes into the marker. Returns the names the
+    destination's marker lists (another attempt of the same job may have won)."""
     marker = {**summary, "published_by": PUBLISHER, "files": [name for _, name in files]}
     if is_s3(dest):
         return _S3Publish(storage, dest, layout).run(files, marker)
@@ -141,7 +146,7 @@ class _S3Publish:
                 out[info.uri] = record
         return out
 
-    def run(self, files: list[tuple[str, str]], marker: dict) -> Published:
+    def run(self, files: list[tuple[str, str]], marker: dict) -> list[str]:
         previous, etag, records = self.inspect()
         names = marker["files"]
         record_uri = self.layout.publish_intent(uuid.uuid4().hex[:12])
@@ -170,9 +175,9 @@ class _S3Publish:
                 done_records.append(uri)
         self.storage.delete_many([join(self.dest, n) for n in sorted(set(stale))])
         self.storage.delete_many(done_records)
-        return Published(names, marker.get("job_id", ""))
+        return names
 
-    def _lost(self, names: list[str], record_uri: str) -> Published:
+    def _lost(self, names: list[str], record_uri: str) -> list[str]:
         found = self.storage.s3.read_versioned(self.marker_uri)
         winner = parse_marker(found[0]) if found else None
         theirs = set(winner["files"]) if winner else set()
@@ -181,7 +186,7 @@ class _S3Publish:
         if winner is not None and winner.get("job_id") == self.layout.job_id:
             log.info("another attempt of job %s published %s first; its output stands",
                      self.layout.job_id, self.dest)
-            return Published(list(winner["files"]), self.layout.job_id)
+            return list(winner["files"])
         raise DestinationError(f"another publisher wrote {shorten(self.dest)} at the same moment; "
                                "its output stands and none of its files were touched")
 
@@ -210,7 +215,7 @@ def _local_previous(dest: str) -> dict | None:
 
 
 def _publish_local(storage: Storage, files: list[tuple[str, str]], dest: str, marker: dict,
-                   job_id: str) -> Published:
+                   job_id: str) -> list[str]:
     dest = dest.rstrip("/")
     parent, name = os.path.split(dest)
     _remove_dead_leftovers(parent, name, job_id)
@@ -236,7 +241,7 @@ def _publish_local(storage: Storage, files: list[tuple[str, str]], dest: str, ma
             os.rename(tmp, dest)          # fails if another publisher's output is already there
         except OSError:
             return _lost_local(dest, job_id)
-        return Published(marker["files"], job_id)
+        return marker["files"]
     finally:
         shutil.rmtree(tmp, ignore_errors=True)   # ours; gone already when the swap succeeded
         if os.path.isdir(old):
@@ -251,7 +256,7 @@ def _marker_of(folder: str) -> dict | None:
         return None
 
 
-def _lost_local(dest: str, job_id: str) -> Published:
+def _lost_local(dest: str, job_id: str) -> list[str]:
     # The winner may have moved the old output aside and not yet swapped its own in: its
     # next step is one rename, so wait a moment for its marker.
     winner, deadline = _marker_of(dest), time.monotonic() + 5
@@ -259,7 +264,7 @@ def _lost_local(dest: str, job_id: str) -> Published:
         time.sleep(0.05)
         winner = _marker_of(dest)
     if winner is not None and winner.get("job_id") == job_id:
-        return Published(list(winner["files"]), job_id)
+        return list(winner["files"])
     raise DestinationError(f"another publisher wrote {shorten(dest)} at the same moment; "
                            "its output stands and none of its files were touched")
 
@@ -267,18 +272,15 @@ def _lost_local(dest: str, job_id: str) -> Published:
 def _remove_output(folder: str) -> None:
     """Remove a replaced output: the files its marker lists, the marker, then the folder if
     nothing else is left in it (a file someone added meanwhile stays, with its folder)."""
-    listed = (_marker_of(folder) or {}).get("files", [])
-    for rel in [*listed, OUTPUT_MARKER]:
+    for name in [*(_marker_of(folder) or {}).get("files", []), OUTPUT_MARKER]:
         try:
-            os.unlink(os.path.join(folder, rel))
+            os.unlink(os.path.join(folder, name))
         except FileNotFoundError:
             pass
-    for sub, _, _ in sorted(os.walk(folder), key=lambda w: -len(w[0])):
-        try:
-            os.rmdir(sub)
-        except OSError:
-            log.warning("kept %s: it holds files lmr did not publish", sub)
-            return
+    try:
+        os.rmdir(folder)
+    except OSError:
+        log.warning("kept %s: it holds files lmr did not publish", folder)
 
 
 def _remove_dead_leftovers(parent: str, name: str, job_id: str) -> None:

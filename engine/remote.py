@@ -13,9 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from .aws import EXECUTION_DIED, execution_arn, last_execution
-from .errors import DestinationError, PlanError, Problem
 from .layout import JobLayout, data_locations, manifest_upload
-from .output import check_destination
+from .output import refuse_unsafe_destination
 from .spec import JobSpec, ManifestParser, manifest_dir, read_manifest
 from .status import FAILED, PARTIAL, SUCCEEDED, read_status
 from .storage import Storage, s3_uri
@@ -54,10 +53,8 @@ def submit(manifest: str, deployment: Deployment, overrides: dict[str, Any] | No
     data.pop("work_dir", None)   # on AWS the stack's bucket holds jobs/
     spec = ManifestParser(manifest, manifest_dir(manifest), check_classes=True,
                           allowed=data_locations(deployment.root), work_dir=deployment.root).parse(data)
-    try:   # refused here, as the coordinator would refuse it, before anything is uploaded
-        check_destination(storage, spec.output.path, JobLayout(deployment.root, spec.job_id))
-    except DestinationError as exc:
-        raise PlanError(manifest, [Problem("output.path", str(exc))]) from None
+    # refused here, as the coordinator would refuse it, before anything is uploaded
+    refuse_unsafe_destination(storage, spec.output.path, JobLayout(deployment.root, spec.job_id), manifest)
     # Uploaded resolved, as JSON: the coordinator computes the same job id from it.
     uri = manifest_upload(deployment.root, Path(manifest).stem)
     body = {k: v for k, v in spec.to_dict().items() if k != "work_dir"}

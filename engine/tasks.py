@@ -257,7 +257,7 @@ def run_reduce_task(spec: JobSpec, tasks: list[MapTask], storage: Storage | None
             published = publish(storage, [], spec.output.path, {"job_id": spec.job_id, "rows": 0}, layout)
             return ReduceResult(status="SUCCEEDED", rows_in=0, rows_out=0, bytes_out=0, duration_ms=0,
                                 cold_start=False, started_at=started_at, output=spec.output.path,
-                                files=published.files)
+                                files=published)
         workload = sum(r.bytes_out for r in results.values())
     # As in a map task: a cold JVM boots while pyspark is imported and the inputs staged.
     session.start(spec.spark_conf, workload_bytes=workload)
@@ -295,7 +295,7 @@ def run_reduce_task(spec: JobSpec, tasks: list[MapTask], storage: Storage | None
                         bytes_out=bytes_out,
                         duration_ms=int((time.monotonic() - t0) * 1000), cold_start=cold,
                         started_at=started_at, output=spec.output.path,
-                        files=published.files, counters=dict(ctx.counters))
+                        files=published, counters=dict(ctx.counters))
 
 
 def commit_mapper_output(spec: JobSpec, tasks: list[MapTask], storage: Storage | None = None) -> ReduceResult:
@@ -309,7 +309,7 @@ def commit_mapper_output(spec: JobSpec, tasks: list[MapTask], storage: Storage |
                         JobLayout(spec.work_dir, spec.job_id))
     return ReduceResult(status="SUCCEEDED", rows_in=rows, rows_out=rows, bytes_out=0,
                         duration_ms=int((time.monotonic() - t0) * 1000), cold_start=False,
-                        started_at=started_at, output=spec.output.path, files=published.files)
+                        started_at=started_at, output=spec.output.path, files=published)
 
 
 def reduce_job(spec: JobSpec, tasks: list[MapTask], storage: Storage | None = None) -> ReduceResult:

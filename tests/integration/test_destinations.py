@@ -238,3 +238,15 @@ def test_fresh_deletes_the_jobs_own_folder_not_a_job_whose_id_starts_the_same(s3
     after = snapshot_s3(s3, bucket)
     assert after[f"jobs/{job_id}-other/status.json"] == b"another job's"
     kept({k: v for k, v in before.items() if not k.startswith((f"jobs/{job_id}/", "counts/"))}, after)
+
+
+def test_an_output_in_a_bucket_that_does_not_exist_is_bad_input(s3, bucket, capsys):
+    s3_tree(s3, bucket)
+    before = snapshot_s3(s3, bucket)
+    code, err = run_s3(s3, bucket, capsys, {"input": {"prefix": f"s3://{bucket}/inputs"},
+                                            "output": {"path": "s3://no-such-bucket-lmr/out"}})
+    assert code == 2 and "output.path: cannot read s3://no-such-bucket-lmr/out/_SUCCESS" in err, err
+    assert "Traceback" not in err
+    after = snapshot_s3(s3, bucket)
+    after.pop("manifests/m.json"), before.pop("manifests/m.json", None)
+    assert after == before

@@ -125,15 +125,15 @@ def test_two_publishers_of_one_job_end_with_one_complete_output(tmp_path, work_r
     layout = JobLayout(work_root, "job-1")
     old_files = []
     if earlier_output:
-        old_files = publish(storage, _sources(tmp_path, "old"), dest, {"job_id": "job-0"}, layout).files
+        old_files = publish(storage, _sources(tmp_path, "old"), dest, {"job_id": "job-0"}, layout)
     slow, fast = paused_while("reduce.before_commit:pause", tmp_path / "faults",
                               lambda: publish(storage, _sources(tmp_path, "slow"), dest, {"job_id": "job-1"}, layout),
                               lambda: publish(storage, _sources(tmp_path, "fast"), dest, {"job_id": "job-1"}, layout))
     marker = json.loads(storage.read_text(join(dest, "_SUCCESS")))
-    assert marker["files"] == fast.files == slow.files            # the late one returns the winner's
-    assert files_under(storage, dest) == sorted(["_SUCCESS", *fast.files])   # exactly what it lists
+    assert marker["files"] == fast == slow                        # the late one returns the winner's
+    assert files_under(storage, dest) == sorted(["_SUCCESS", *fast])         # exactly what it lists
     assert not set(old_files) & set(files_under(storage, dest))
-    for name in fast.files:
+    for name in fast:
         assert storage.read_text(join(dest, name)).startswith("word,count\nfast,")
     if not work_root.startswith("s3://"):   # no half-built folders left beside it
         assert sorted(p.name for p in tmp_path.iterdir() if "published" in p.name) == ["published"]

@@ -36,3 +36,21 @@ def test_throttling_timeouts_and_5xx_are_retried(exc):
 
 def test_a_missing_local_file_is_permanent():
     assert type(classify("read /nope", FileNotFoundError(2, "No such file"))) is PermanentStorageError
+
+
+def test_a_marker_listing_anything_but_plain_file_names_is_not_lmrs():
+    """Replacing an output deletes the names its _SUCCESS lists: a name with a folder in it
+    (or '..') could reach elsewhere, so such a marker is treated as someone else's."""
+    import json
+
+    from engine.output import PUBLISHER, parse_marker
+
+    def marker(*files):
+        return json.dumps({"published_by": PUBLISHER, "files": list(files)})
+
+    assert parse_marker(marker("part-0.csv", "t00001-part-1.parquet"))["files"] == [
+        "part-0.csv", "t00001-part-1.parquet"]
+    for bad in ("../inputs/a.txt", "/etc/passwd", "sub/part-0.csv", "..", "", "a\nb"):
+        assert parse_marker(marker("part-0.csv", bad)) is None, bad
+    assert parse_marker(json.dumps({"files": ["part-0.csv"]})) is None       # not written by lmr
+    assert parse_marker(b"") is None                                          # Spark's empty _SUCCESS
