@@ -60,6 +60,27 @@ def resolve_class(ref: str, base: type, packages: tuple[str, ...] | None = None)
     return cls
 
 
+def module_source(ref: str) -> tuple[str, str]:
+    """(file, source) of the module ``ref`` names, found without running it. Raises
+    ValueError with a reason fit to show the user."""
+    module_name = ref.split(":", 1)[0]
+    try:
+        found = importlib.util.find_spec(module_name)
+    except (ImportError, ValueError) as exc:
+        raise ValueError(f"cannot find module {module_name!r} ({exc})") from None
+    if found is None or not found.origin or not found.origin.endswith(".py"):
+        raise ValueError(f"cannot find module {module_name!r}")
+    with open(found.origin, encoding="utf-8") as fh:
+        return found.origin, fh.read()
+
+
+def class_node(tree: ast.Module, class_name: str) -> ast.ClassDef | None:
+    """The top-level definition of ``class_name`` in a parsed module (the last one wins,
+    as when the module runs)."""
+    found = [n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == class_name]
+    return found[-1] if found else None
+
+
 def check_statically(ref: str, packages: tuple[str, ...] | None = None) -> str | None:
     """Like :func:`resolve_class`, without running the module: its source must define the
     class. For the coordinator, which cannot import job modules (they import pyspark).
@@ -67,15 +88,11 @@ def check_statically(ref: str, packages: tuple[str, ...] | None = None) -> str |
     reason = check_reference(ref, packages)
     if reason:
         return reason
-    module_name, class_name = ref.split(":", 1)
     try:
-        found = importlib.util.find_spec(module_name)
-    except (ImportError, ValueError) as exc:
-        return f"cannot find module {module_name!r} ({exc})"
-    if found is None or not found.origin or not found.origin.endswith(".py"):
-        return f"cannot find module {module_name!r}"
-    with open(found.origin, encoding="utf-8") as fh:
-        tree = ast.parse(fh.read(), found.origin)
-    if not any(isinstance(node, ast.ClassDef) and node.name == class_name for node in tree.body):
+        origin, source = module_source(ref)
+    except ValueError as exc:
+        return str(exc)
+    module_name, class_name = ref.split(":", 1)
+    if class_node(ast.parse(source, origin), class_name) is None:
         return f"module {module_name!r} defines no class {class_name!r}"
     return None

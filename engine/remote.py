@@ -55,10 +55,10 @@ def submit(manifest: str, deployment: Deployment, overrides: dict[str, Any] | No
                           allowed=data_locations(deployment.root), work_dir=deployment.root).parse(data)
     # refused here, as the coordinator would refuse it, before anything is uploaded
     refuse_unsafe_destination(storage, spec.output.path, JobLayout(deployment.root, spec.job_id), manifest)
-    # Uploaded resolved, as JSON: the coordinator computes the same job id from it.
+    # Uploaded resolved, as JSON: the coordinator computes the same job id from it when it
+    # runs the same code (a job's id covers its code: deploy what you checked here).
     uri = manifest_upload(deployment.root, Path(manifest).stem)
-    body = {k: v for k, v in spec.to_dict().items() if k != "work_dir"}
-    storage.write_text(uri, json.dumps(body, indent=2))
+    storage.write_text(uri, json.dumps(spec.to_manifest(), indent=2))
     return spec, uri
 
 
@@ -93,9 +93,9 @@ def resume(job_id: str, deployment: Deployment, storage: Storage | None = None) 
     layout = JobLayout(deployment.root, job_id)
     if not storage.exists(layout.job_json):
         raise ValueError(f"no job {job_id} in {deployment.root} ({layout.job_json} does not exist)")
-    body = {k: v for k, v in json.loads(storage.read_text(layout.job_json)).items() if k != "work_dir"}
+    spec = JobSpec.from_dict(json.loads(storage.read_text(layout.job_json)), source=layout.job_json)
     uri = manifest_upload(deployment.root, job_id)
-    storage.write_text(uri, json.dumps(body, indent=2))
+    storage.write_text(uri, json.dumps(spec.to_manifest(), indent=2))
     return uri
 
 

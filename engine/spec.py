@@ -17,6 +17,7 @@ from typing import Any
 
 from . import spark_conf as conf_rules
 from .errors import ManifestError, Problem
+from .fingerprints import code_fingerprints
 from .interfaces import INPUT_FORMATS, OUTPUT_FORMATS
 from .layout import MANIFESTS_PREFIX, engine_area
 from .loading import check_statically, resolve_class
@@ -34,7 +35,8 @@ MODES = (MAPPER_AND_REDUCER, MAPPER_ONLY, REDUCER_ONLY)
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,62}\Z")  # fits a Step Functions execution name
 TOP_FIELDS = {"name", "mode", "mapper", "reducer", "input", "output", "max_concurrency",
               "retries", "min_success_ratio", "max_rejected_ratio", "spark_conf", "work_dir",
-              "task_bytes", "task_max_files"}
+              "task_bytes", "task_max_files", "cache", "cache_version"}
+_CACHE_VERSION = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}\Z")
 # Packing: small files share a map task until it holds this many bytes (or files). A map
 # task has a fixed cost (0.4 s warm, seconds cold), so one per 20 KB file would dominate.
 DEFAULT_TASK_BYTES = 64 * 2**20
@@ -80,6 +82,9 @@ class JobSpec:
     spark_conf: dict[str, str] = field(default_factory=dict)
     task_bytes: int = DEFAULT_TASK_BYTES
     task_max_files: int = DEFAULT_TASK_MAX_FILES
+    cache: bool = False          # reuse matching map tasks of earlier jobs (engine/cache.py)
+    cache_version: str = ""      # part of the cache key: bump it when code the hashes miss changed
+    code: dict[str, str] = field(default_factory=dict)   # source hashes (engine/fingerprints.py)
 
     @property
     def uses_mapper(self) -> bool:
@@ -91,7 +96,8 @@ class JobSpec:
 
     @property
     def job_id(self) -> str:
-        """Name + a short hash of what the job computes: the same manifest is one job.
+        """Name + a short hash of what the job computes: the same manifest and the same
+        code (``code``, its source hashes) are one job; changed code is a new job.
 
         The work folder is left out: it says where the job runs, not what it computes.
         """
@@ -107,13 +113,19 @@ class JobSpec:
         out["output"] = {k: v for k, v in out["output"].items() if v is not None}
         return out
 
+    def to_manifest(self) -> dict[str, Any]:
+        """The spec as a manifest to upload: what whoever runs it (the stack's coordinator)
+        decides is left out: the work dir, and the code hashes, taken from the code it runs."""
+        return {k: v for k, v in self.to_dict().items() if k not in ("work_dir", "code")}
+
     @classmethod
     def from_dict(cls, data: dict[str, Any], source: str = "job spec") -> "JobSpec":
         """Rebuild a spec written by :meth:`to_dict` (already resolved), checking it again.
-        Its work dir was chosen by whoever ran the job, not by the manifest."""
+        Its work dir was chosen by whoever ran the job, not by the manifest, and its code
+        hashes were taken when it was planned (the source may have changed since)."""
         data = dict(data)
-        return ManifestParser(source, base_dir=None, check_classes=False,
-                              work_dir=data.pop("work_dir", None)).parse(data)
+        return ManifestParser(source, base_dir=None, check_classes=False, work_dir=data.pop("work_dir", None),
+                              code=data.pop("code", None)).parse(data)
 
 
 def load_manifest(uri: str, overrides: dict[str, Any] | None = None, *,
@@ -136,10 +148,12 @@ class ManifestParser:
     """Walks a manifest dict, collecting every problem before raising once."""
 
     def __init__(self, source: str, base_dir: str | None, check_classes: bool,
-                 allowed: tuple[str, ...] | None = None, work_dir: str | None = None):
+                 allowed: tuple[str, ...] | None = None, work_dir: str | None = None,
+                 code: dict[str, str] | None = None):
         self.source, self.base_dir, self.check_classes = source, base_dir, check_classes
         self.allowed = allowed if allowed is not None else allowed_locations()
         self.work_dir = work_dir   # given by the operator, not the manifest: trusted
+        self.code = code           # from a saved job.json: trusted
         self.problems: list[Problem] = []
 
     def fail(self, path: str, reason: str) -> None:
@@ -206,6 +220,12 @@ class ManifestParser:
             reason = conf_rules.problem(key, _conf_value(value))
             if reason:
                 self.fail(f"spark_conf.{shorten(key, 80)}", reason)
+        use_cache = self.want(data, "", "cache", bool, default=False)
+        cache_version = self.want(data, "", "cache_version", str, default="")
+        if cache_version and not _CACHE_VERSION.match(cache_version):
+            self.fail("cache_version", f"{quote(cache_version)} must be 1-64 letters, digits, '.', '-' or '_'")
+        elif cache_version and not use_cache:
+            self.fail("cache_version", "only applies with \"cache\": true")
         work_dir = self.work_dir or self.want(data, "", "work_dir", str)
         if work_dir and not self.work_dir:
             work_dir = self.location("work_dir", work_dir)
@@ -232,6 +252,9 @@ class ManifestParser:
             min_success_ratio=float(min_success), max_rejected_ratio=float(max_rejected),
             spark_conf={k: _conf_value(v) for k, v in spark_conf.items()},
             task_bytes=task_bytes, task_max_files=task_max_files,
+            cache=use_cache, cache_version=cache_version,
+            code=self.code if self.code is not None else code_fingerprints(
+                mapper if mode != REDUCER_ONLY else None, reducer if mode != MAPPER_ONLY else None),
         )
 
     def location(self, where: str, uri: str, *, needs_key: bool = False) -> str | None:
