@@ -16,13 +16,13 @@ from typing import Any
 
 from .errors import (DestinationError, EngineError, ManifestError, PermanentStorageError, PlanError)
 from .layout import JobLayout
-from .lifecycle import ALIVE, DONE, begin, decide_start, end
+from .lifecycle import ALIVE, DONE, begin, decide_start, finish
 from .output import refuse_unsafe_destination
 from .worker import load_spec
 from .planning import Plan, load_tasks, plan_job
 from .results import ReduceResult
-from .spec import MAPPER_ONLY, REDUCER_ONLY, load_manifest
-from .status import FAILED, RUNNING, FailedTask, JobStatus, read_status, write_status
+from .spec import MAPPER_ONLY, load_manifest
+from .status import FAILED, RUNNING, JobStatus, read_status, write_status
 from .storage import Storage, s3_uri, split_s3
 
 # How an execution ends when finalize could not write the job's status.
@@ -34,9 +34,10 @@ log = logging.getLogger("lmr.aws")
 
 
 def execution_input(plan: Plan, run: int = 1) -> dict[str, Any]:
-    """The state machine's input: pointers only (Step Functions caps payloads at 256 KB)."""
+    """The state machine's input: pointers only (Step Functions caps payloads at 256 KB).
+    The Map state reads the tasks this run has to run (engine/lifecycle.py wrote them)."""
     layout = JobLayout(plan.spec.work_dir, plan.job_id)
-    bucket, tasks_key = split_s3(layout.tasks_json)
+    bucket, tasks_key = split_s3(layout.run_tasks(run))
     return {"job_id": plan.job_id, "job": layout.job_json, "tasks": layout.tasks_json,
             "bucket": bucket, "tasks_key": tasks_key, "run": run,
             "mode": plan.spec.mode, "max_concurrency": plan.spec.max_concurrency}
@@ -74,7 +75,7 @@ def submit_manifest(manifest_uri: str, work_dir: str, state_machine_arn: str, sf
         log.info("job %s is running: this upload is a no-op", plan.job_id)
         return {"job_id": plan.job_id, "state": RUNNING, "started": False}
     name = execution_name(plan.job_id, start.run)
-    begin(plan, storage, start, execution=name)
+    _, pending = begin(plan, storage, start, execution=name)
     try:
         # Same name + same input on a running execution is idempotent in Step Functions (it
         # returns that execution), so the same manifest uploaded twice at once makes one job.
@@ -83,9 +84,10 @@ def submit_manifest(manifest_uri: str, work_dir: str, state_machine_arn: str, sf
     except sfn_client.exceptions.ExecutionAlreadyExists:
         log.info("job %s: execution %s already exists; this upload is a no-op", plan.job_id, name)
         return {"job_id": plan.job_id, "state": RUNNING, "started": False}
-    log.info("job %s run %d started: %d map tasks", plan.job_id, start.run, len(plan.tasks))
+    log.info("job %s run %d started: %d of %d map tasks to run", plan.job_id, start.run, len(pending),
+             len(plan.tasks))
     return {"job_id": plan.job_id, "state": RUNNING, "started": True, "execution_arn": arn,
-            "tasks": len(plan.tasks), "run": start.run}
+            "tasks": len(plan.tasks), "to_run": len(pending), "run": start.run}
 
 
 def execution_name(job_id: str, run: int) -> str:
@@ -138,7 +140,7 @@ def finalize_event(event: dict[str, Any], storage: Storage) -> dict[str, Any]:
     """Finalize: ``{job_id, job, reduce?, error?}`` -> status.json, computed from the commit
     markers and the job's min_success_ratio (the engine decides the outcome, not the
     state machine's failure tolerance)."""
-    from .tasks import committed_results, recorded_failure, reduce_job
+    from .tasks import reduce_job
 
     spec = load_spec(event["job"], storage)
     tasks = load_tasks(spec, storage)
@@ -156,16 +158,7 @@ def finalize_event(event: dict[str, Any], storage: Storage) -> dict[str, Any]:
     if event.get("error"):
         error = event["error"]
         reason = f"{error.get('Error', 'Error')}: {_cause(error.get('Cause', ''))}"
-
-    results = committed_results(spec, tasks, storage) if spec.mode != REDUCER_ONLY else {}
-    failed = []
-    for task in tasks:
-        if spec.mode != REDUCER_ONLY and task.task_id not in results:
-            record = recorded_failure(spec, task.task_id, storage) or {
-                "errorType": "TaskNotCommitted", "errorMessage": "the task never committed its output"}
-            failed.append(FailedTask(task.task_id, task.input_uris, record["errorType"],
-                                     record["errorMessage"], attempts=0))
-    status = end(spec, list(results.values()), failed, reduce, reason, storage)
+    status = finish(spec, tasks, reduce, reason, storage)
     return {"job_id": spec.job_id, "state": status.state, "tasks_succeeded": status.tasks_succeeded,
             "tasks_failed": status.tasks_failed, "reason": status.reason,
             "status": JobLayout(spec.work_dir, spec.job_id).status_json}

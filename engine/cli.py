@@ -155,7 +155,7 @@ def _execute(plan, args: argparse.Namespace) -> int:
         if line and not args.quiet and not args.json:
             print(line, file=out, flush=True)
 
-    status = LocalRunner(workers=args.workers, on_event=on_event).run(plan).wait()
+    status = LocalRunner(workers=args.workers, on_event=on_event).run(plan)
     progress.close()
     if args.json:
         print(json.dumps(status.to_dict()))

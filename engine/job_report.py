@@ -14,6 +14,7 @@ import os
 
 from .errors import EngineError
 from .layout import JobLayout
+from .results import CACHED, SUCCEEDED
 from .status import JobStatus
 from .storage import Storage
 
@@ -25,9 +26,16 @@ PRICE_PER_TRANSITION = 0.025 / 1000       # Step Functions Standard
 TRANSITIONS_PER_TASK = 3                  # child execution start, task, end
 
 
+def ran_now(task, status: JobStatus) -> bool:
+    """Whether a committed task ran in the job's latest run (not an earlier run's, not
+    reused from the cache)."""
+    return task.status == SUCCEEDED and task.started_at >= status.started_at
+
+
 def task_seconds(status: JobStatus) -> float:
-    """Compute seconds the job used: every map task (failed ones included) and the reducer."""
-    done = sum(t.duration_ms for t in status.tasks if t.status != "SKIPPED") / 1000
+    """Compute seconds the job's latest run used: the map tasks it ran (failed ones
+    included) and the reducer."""
+    done = sum(t.duration_ms for t in status.tasks if ran_now(t, status)) / 1000
     failed = sum(max(0.0, f.finished_at - f.started_at) for f in status.failed)
     return done + failed + (status.reduce.duration_ms / 1000 if status.reduce else 0.0)
 
@@ -52,7 +60,7 @@ def estimate_cost(status: JobStatus) -> dict:
     price = _env_number(PRICE_ENV, DEFAULT_PRICE_GB_S)
     seconds = task_seconds(status)
     gb_seconds = seconds * memory_mb / 1024
-    invocations = sum(t.attempts for t in status.tasks) + sum(f.attempts for f in status.failed) + 2
+    invocations = sum(t.attempts for t in status.tasks if ran_now(t, status)) + sum(f.attempts for f in status.failed) + 2
     lambda_cost = gb_seconds * price + invocations * PRICE_PER_REQUEST
     states_cost = (status.tasks_total * TRANSITIONS_PER_TASK + 6) * PRICE_PER_TRANSITION
     return {"memory_mb": memory_mb, "price_gb_s": price, "task_seconds": round(seconds, 3),
@@ -62,10 +70,14 @@ def estimate_cost(status: JobStatus) -> dict:
 
 
 def report_data(status: JobStatus) -> dict:
-    bars = [{"task_id": t.task_id, "start": t.started_at, "end": t.started_at + t.duration_ms / 1000,
-             "state": "skipped" if t.status == "SKIPPED" else "ok", "cold": t.cold_start,
-             "attempts": t.attempts, "input": ", ".join(t.inputs), "rows_out": t.rows_out}
-            for t in status.tasks]
+    def bar(t) -> dict:
+        state = "ok" if ran_now(t, status) else "cached" if t.status == CACHED else "skipped"
+        start = t.started_at if state == "ok" else status.started_at   # a thin mark: it did not run
+        return {"task_id": t.task_id, "start": start, "end": start + (t.duration_ms / 1000 if state == "ok" else 0),
+                "state": state, "cold": t.cold_start, "attempts": t.attempts, "input": ", ".join(t.inputs),
+                "rows_out": t.rows_out, "source_job": t.source_job}
+
+    bars = [bar(t) for t in status.tasks]
     bars += [{"task_id": f.task_id, "start": f.started_at or status.started_at,
               "end": f.finished_at or status.finished_at, "state": "failed", "cold": False,
               "attempts": f.attempts, "input": ", ".join(f.inputs), "error": f"{f.error_type}: {f.error}"}
@@ -83,7 +95,7 @@ def report_data(status: JobStatus) -> dict:
 def render(status: JobStatus) -> str:
     data = report_data(status)
     cost = data["cost"]
-    slowest = sorted(status.tasks, key=lambda t: -t.duration_ms)[:10]
+    slowest = sorted((t for t in status.tasks if ran_now(t, status)), key=lambda t: -t.duration_ms)[:10]
     esc = html.escape
     rows = "".join(f"<tr><td>{esc(t.task_id)}</td><td>{t.duration_ms / 1000:.2f}</td><td>{t.rows_in:,}</td>"
                    f"<td>{t.rows_out:,}</td><td>{'cold' if t.cold_start else 'warm'}</td>"
@@ -97,7 +109,8 @@ def render(status: JobStatus) -> str:
     return _PAGE.format(
         title=esc(f"{status.job_id} {status.state}"), job_id=esc(status.job_id), state=esc(status.state),
         state_class=status.state.lower(), duration=f"{status.duration_s:.1f}",
-        tasks=f"{status.tasks_succeeded}/{status.tasks_total}", rows_in=f"{status.rows_in:,}",
+        tasks=f"{status.tasks_succeeded}/{status.tasks_total}"
+              + (f" ({status.tasks_cached} reused from the cache)" if status.tasks_cached else ""), rows_in=f"{status.rows_in:,}",
         rows_out=f"{status.rows_out:,}", rejected=f"{status.rejected:,}", output=esc(status.output),
         reason=esc(status.reason or ""), slowest=rows, failures=failures, where=where,
         memory=cost["memory_mb"], gb_seconds=f"{cost['gb_seconds']:,.1f}",
@@ -120,6 +133,7 @@ _PAGE = """<!doctype html>
  .succeeded {{ background: #2a7d2a; }} .partial {{ background: #c98a00; }} .failed {{ background: #b3261e; }}
  table {{ border-collapse: collapse; margin: 8px 0 20px; }} td, th {{ border: 1px solid #ccc; padding: 3px 8px; text-align: left; }}
  .task-bar.ok {{ fill: #5b9bd5; }} .task-bar.ok.cold {{ fill: #1f4e79; }} .task-bar.skipped {{ fill: #bbb; }}
+ .task-bar.cached {{ fill: #6aa84f; }}
  .task-bar.failed {{ fill: #b3261e; }} .reduce-bar {{ fill: #7b3fa0; }} svg text {{ font-size: 11px; }}
 </style></head>
 <body>
@@ -131,7 +145,8 @@ _PAGE = """<!doctype html>
 <p>One bar per map task: <svg width="12" height="10"><rect class="task-bar ok cold" width="12" height="10"/></svg> cold start,
 <svg width="12" height="10"><rect class="task-bar ok" width="12" height="10"/></svg> warm,
 <svg width="12" height="10"><rect class="task-bar failed" width="12" height="10"/></svg> failed,
-<svg width="12" height="10"><rect class="task-bar skipped" width="12" height="10"/></svg> committed by an earlier run;
+<svg width="12" height="10"><rect class="task-bar skipped" width="12" height="10"/></svg> committed by an earlier run,
+<svg width="12" height="10"><rect class="task-bar cached" width="12" height="10"/></svg> reused from the cache;
 &times;N = attempts.</p>
 <div id="timeline"></div>
 <h2>Cost estimate ({where}, {memory} MB)</h2>

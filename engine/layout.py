@@ -4,8 +4,11 @@
 
     <root>/jobs/<job_id>/job.json                  resolved spec
     <root>/jobs/<job_id>/tasks.json                plan: one item per map task
+    <root>/jobs/<job_id>/runs/<n>/tasks.json       the map tasks run <n> has to run (AWS reads it)
     <root>/jobs/<job_id>/intermediate/<task_id>/   <attempt>/ Parquet parts; _COMMITTED (created
-                                                   once, conditionally: lists the winner's parts)
+                                                   once, conditionally: lists the winner's parts,
+                                                   or points at another job's: CACHED)
+    <root>/jobs/_cache/<key>.json                  "cache": the job and task that committed a key
     <root>/jobs/<job_id>/errors/<task_id>.jsonl    rejected records, with file + reason
     <root>/jobs/<job_id>/failures/<task_id>.json   the last error of a task that has not committed
     <root>/jobs/_map-runs/<map run id>/            Step Functions' ResultWriter output (AWS)
@@ -70,6 +73,14 @@ class JobLayout:
     @property
     def status_json(self) -> str:
         return join(self.job_dir, "status.json")
+
+    def run_tasks(self, run: int) -> str:
+        """The map tasks one run of the job has to run: those not committed when it began."""
+        return join(self.job_dir, "runs", str(run), "tasks.json")
+
+    def cache_entry(self, key: str) -> str:
+        """The work dir's cache entry for a map task's key (engine/cache.py)."""
+        return join(self.root, "jobs", "_cache", f"{key}.json")
 
     def intermediate(self, task_id: str) -> str:
         return join(self.job_dir, "intermediate", task_id)

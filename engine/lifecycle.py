@@ -6,12 +6,16 @@ Importable without pyspark.
 
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import dataclass, replace
 
+from . import cache
+from .commits import committed_result, committed_results, recorded_failure
 from .errors import RetriesExhaustedError, is_retryable
-from .planning import Plan, save_plan
-from .results import MapResult, ReduceResult
+from .layout import JobLayout
+from .planning import MapTask, Plan, save_plan
+from .results import CACHED, ReduceResult
 from .spec import JobSpec
 from .status import RUNNING, SUCCEEDED, FailedTask, JobStatus, build_status, read_status, write_status
 from .storage import Storage
@@ -41,8 +45,6 @@ WRAPPERS = ("RetryableTaskError", "RetriesExhaustedError")
 def root_cause(spec: JobSpec, task_id: str, error: dict, storage: Storage) -> dict:
     """What a failed task's status says: the error its last attempt recorded (finalize on
     AWS reads the same record), rather than the wrapper the retriers saw."""
-    from .tasks import recorded_failure
-
     if error.get("errorType") not in WRAPPERS:
         return error
     return recorded_failure(spec, task_id, storage) or error
@@ -88,9 +90,16 @@ def next_start(previous: JobStatus | None) -> Start:
     return Start(RESUME if previous else NEW, last_run(previous) + 1, previous)
 
 
-def begin(plan: Plan, storage: Storage, start: Start, execution: str | None = None) -> JobStatus:
-    """Save the plan and a RUNNING status recording this run; the status is returned."""
+def begin(plan: Plan, storage: Storage, start: Start,
+          execution: str | None = None) -> tuple[JobStatus, list[MapTask]]:
+    """Save the plan, work out which map tasks this run has to run (saved for the state
+    machine to read) and write a RUNNING status recording the run. Returns the status
+    and those tasks."""
     save_plan(plan, storage)
+    pending = pending_tasks(plan, start, storage)
+    if plan.spec.uses_mapper:
+        storage.write_text(JobLayout(plan.spec.work_dir, plan.job_id).run_tasks(start.run),
+                           json.dumps([t.to_dict() for t in pending]))
     now = time.time()
     run = {"run": start.run, "state": RUNNING, "started_at": now, "finished_at": None}
     if execution:
@@ -98,18 +107,51 @@ def begin(plan: Plan, storage: Storage, start: Start, execution: str | None = No
     status = build_status(plan.spec, [], [], None, now, now, runs=_with_run(start.previous, run))
     status = replace(status, state=RUNNING, tasks_total=len(plan.tasks), tasks_failed=0, reason="")
     write_status(status, plan.spec.work_dir, storage)
-    return status
+    return status, pending
 
 
-def end(spec: JobSpec, results: list[MapResult], failed: list[FailedTask], reduce: ReduceResult | None,
-        reason: str, storage: Storage) -> JobStatus:
-    """Write the job's final status (its current run closed with the outcome) and report."""
+def pending_tasks(plan: Plan, start: Start, storage: Storage) -> list[MapTask]:
+    """The map tasks without a commit marker, after reusing what the cache has (with
+    ``"cache": true``). A CACHED marker whose source job was deleted since is removed:
+    that task runs again."""
+    spec = plan.spec
+    if not spec.uses_mapper:
+        return []
+    if start.previous is None and not spec.cache:
+        return list(plan.tasks)   # a new job has committed nothing
+    layout, pending = JobLayout(spec.work_dir, spec.job_id), []
+    for task in plan.tasks:
+        marker = committed_result(spec, task.task_id, storage)
+        if marker is not None and marker.status == CACHED and not cache.pointer_stands(spec, marker, storage):
+            storage.delete(layout.committed_marker(task.task_id))
+            marker = None
+        if marker is None and spec.cache:
+            found = cache.lookup(spec, task, storage)
+            marker = cache.reuse(spec, task, *found, storage) if found else None
+        if marker is None:
+            pending.append(task)
+    return pending
+
+
+def finish(spec: JobSpec, tasks: list[MapTask], reduce: ReduceResult | None, reason: str,
+           storage: Storage) -> JobStatus:
+    """End the job's current run: its status computed from the commit markers and the
+    recorded failures (the same wherever the tasks ran), then the report."""
     from .job_report import write_report
 
+    results = committed_results(spec, tasks, storage) if spec.uses_mapper else {}
+    failed = []
+    for task in tasks if spec.uses_mapper else ():
+        if task.task_id not in results:
+            record = recorded_failure(spec, task.task_id, storage) or {
+                "errorType": "TaskNotCommitted", "errorMessage": "the task never committed its output"}
+            failed.append(FailedTask(task.task_id, task.input_uris, record["errorType"], record["errorMessage"],
+                                     record.get("attempts", 0), record.get("started_at", 0.0),
+                                     record.get("finished_at", 0.0)))
     running = read_status(spec.work_dir, spec.job_id, storage)
     now = time.time()
     started = running.started_at if running is not None else now
-    status = build_status(spec, results, failed, reduce, started, now, reason)
+    status = build_status(spec, list(results.values()), failed, reduce, started, now, reason)
     run = dict(running.runs[-1]) if running is not None and running.runs else {"run": 1, "started_at": started}
     run.update(state=status.state, finished_at=now)
     status = replace(status, runs=_with_run(running, run))

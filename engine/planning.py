@@ -31,13 +31,17 @@ class InputFile:
     uri: str
     size: int
     etag: str | None = None
+    mtime_ns: int | None = None   # local files (S3 has the ETag)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"uri": self.uri, "size": self.size, "etag": self.etag}
+        out = {"uri": self.uri, "size": self.size, "etag": self.etag}
+        if self.mtime_ns is not None:
+            out["mtime_ns"] = self.mtime_ns
+        return out
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "InputFile":
-        return cls(data["uri"], int(data["size"]), data.get("etag"))
+        return cls(data["uri"], int(data["size"]), data.get("etag"), data.get("mtime_ns"))
 
 
 @dataclass(frozen=True)
@@ -127,7 +131,7 @@ def list_input_files(inp: InputSpec, storage: Storage, source: str,
         if not found:
             what = f"{inp.prefix} (glob {inp.glob!r})" if inp.glob else inp.prefix
             raise PlanError(source, [Problem("input.prefix", f"no input files under {what}")])
-        return [InputFile(f.uri, f.size, f.etag) for f in found]
+        return [InputFile(f.uri, f.size, f.etag, f.mtime_ns) for f in found]
     if inp.list:
         uris = _read_list(inp.list, storage, output)
         field = "input.list"
@@ -181,7 +185,7 @@ def _stat_all(uris: list[str], field: str, storage: Storage, source: str) -> lis
         elif info.is_dir:
             problems.append(Problem(where, f"{uri} is a directory; use input.prefix for folders"))
         else:   # an empty file is an input with no records, as Spark reads it
-            out.append(InputFile(uri, info.size, info.etag))
+            out.append(InputFile(uri, info.size, info.etag, info.mtime_ns))
     if problems:
         raise PlanError(source, problems)
     return out

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 import time
 
+from .results import CACHED, SKIPPED
 from .status import FAILED, JobStatus
 from .storage import basename
 
@@ -20,7 +21,8 @@ def format_event(event: dict, total: int) -> str | None:
         return f"job {event['job_id']}: {event['tasks']} map tasks, work dir {event['work_dir']}"
     if kind == "task_done":
         r = event["result"]
-        note = "skipped (committed earlier)" if r.status == "SKIPPED" else f"{r.duration_ms / 1000:.1f}s"
+        note = ("skipped (committed earlier)" if r.status == SKIPPED
+                else f"cached (from job {r.source_job})" if r.status == CACHED else f"{r.duration_ms / 1000:.1f}s")
         return (f"  {r.task_id} ok    {r.rows_in:>9,} in {r.rows_out:>9,} out {r.rejected:>6,} rejected"
                 f"  {note}  {_short(r.inputs)}")
     if kind == "task_retry":
@@ -55,6 +57,10 @@ def format_summary(status: JobStatus, max_rows: int = 20) -> str:
     for f in status.failed:
         lines.append(f"  {f.task_id:<8} {'FAILED':<9} {'':>10} {'':>10} {'':>9} {'':>7}  {_short(f.inputs)}"
                      f"  {f.error_type}: {f.error.splitlines()[0][:160]}")
+    if status.tasks_cached:
+        sources = sorted({r.source_job for r in status.tasks if r.status == CACHED})
+        lines.append(f"  {status.tasks_cached} task(s) reused from the cache (job {', '.join(sources[:3])}"
+                     f"{', ...' if len(sources) > 3 else ''})")
     if len(status.tasks) > max_rows:
         lines.append(f"  ... {len(status.tasks) - max_rows} more tasks (the {max_rows} slowest shown)")
     lines.append(f"  {'total':<8} {status.tasks_succeeded:>4}/{status.tasks_total:<4} "
@@ -84,7 +90,7 @@ class Progress:
         elif kind == "task_done":
             result = event["result"]
             self.done += 1
-            self.running -= result.status != "SKIPPED"
+            self.running -= result.status not in (SKIPPED, CACHED)   # those never started
             self.rows += result.rows_in
             self.bytes += result.bytes_in
         elif kind in ("task_failed", "task_retry") and event.get("task_id") != "reduce":

@@ -5,6 +5,11 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
 
+# What a map task's result says of it.
+SUCCEEDED = "SUCCEEDED"   # it ran and committed
+SKIPPED = "SKIPPED"       # an earlier attempt or run had committed it; nothing ran
+CACHED = "CACHED"         # reused from a matching task of an earlier job (source_job)
+
 
 def _from_dict(cls, data: dict[str, Any]):
     names = {f.name for f in fields(cls)}
@@ -14,7 +19,7 @@ def _from_dict(cls, data: dict[str, Any]):
 @dataclass(frozen=True)
 class MapResult:
     task_id: str
-    status: str                 # SUCCEEDED | SKIPPED (committed by an earlier attempt)
+    status: str                 # SUCCEEDED | SKIPPED | CACHED
     inputs: list[str]
     rows_in: int
     rows_out: int
@@ -29,6 +34,9 @@ class MapResult:
     worker: str = ""
     attempts: int = 1           # set by the runner: 2+ means the task was retried
     rows_written: int = 0       # rows in the intermediate parts: the combiner's partials
+    cache_key: str = ""         # with "cache": what the task's output depends on (engine/cache.py)
+    source_job: str = ""        # CACHED: the job and task whose parts these are
+    source_task: str = ""
 
     @property
     def dropped(self) -> int:
@@ -43,7 +51,7 @@ class MapResult:
         return _from_dict(cls, data)
 
     def skipped(self) -> "MapResult":
-        return replace(self, status="SKIPPED")
+        return replace(self, status=SKIPPED) if self.status == SUCCEEDED else self
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from .layout import JobLayout
-from .results import MapResult, ReduceResult
+from .results import CACHED, MapResult, ReduceResult
 from .spec import REDUCER_ONLY, JobSpec
 from .storage import Storage
 
@@ -64,6 +64,7 @@ class JobStatus:
     reduce: ReduceResult | None = None
     # Every run of the job, oldest first: {run, state, started_at, finished_at, execution?}
     runs: list[dict] = field(default_factory=list)
+    tasks_cached: int = 0       # of tasks_succeeded: reused from earlier jobs ("cache": true)
 
     @property
     def duration_s(self) -> float:
@@ -104,7 +105,8 @@ def build_status(spec: JobSpec, results: list[MapResult], failed: list[FailedTas
         rejected=sum(r.rejected for r in results),
         bytes_in=sum(r.bytes_in for r in results), output=spec.output.path,
         started_at=started_at, finished_at=finished_at, reason=reason, failed=failed,
-        tasks=sorted(results, key=lambda r: r.task_id), reduce=reduce, runs=list(runs or []))
+        tasks=sorted(results, key=lambda r: r.task_id), reduce=reduce, runs=list(runs or []),
+        tasks_cached=sum(r.status == CACHED for r in results))
 
 
 def write_status(status: JobStatus, work_dir: str, storage: Storage) -> str:

@@ -143,6 +143,7 @@ class FileInfo:
     size: int
     etag: str | None = None
     is_dir: bool = False
+    mtime_ns: int | None = None   # local files: with the size, what says the file changed
 
 
 class LocalFiles:
@@ -157,12 +158,13 @@ class LocalFiles:
         except OSError as exc:
             raise classify(f"stat {uri}", exc) from exc
         is_dir = os.path.isdir(uri)
-        return FileInfo(uri, 0 if is_dir else st.st_size, None, is_dir)
+        return FileInfo(uri, 0 if is_dir else st.st_size, None, is_dir, None if is_dir else st.st_mtime_ns)
 
     def list(self, prefix: str) -> Iterator[FileInfo]:
         root = Path(prefix)
         if root.is_file():
-            yield FileInfo(str(root), root.stat().st_size)
+            st = root.stat()
+            yield FileInfo(str(root), st.st_size, mtime_ns=st.st_mtime_ns)
             return
         if not root.is_dir():
             return
@@ -170,7 +172,8 @@ class LocalFiles:
             dirnames.sort()
             for name in sorted(filenames):
                 path = os.path.join(dirpath, name)
-                yield FileInfo(path, os.path.getsize(path))
+                st = os.stat(path)
+                yield FileInfo(path, st.st_size, mtime_ns=st.st_mtime_ns)
 
     def read_bytes(self, uri: str) -> bytes:
         try:

@@ -17,6 +17,8 @@ import tempfile
 import time
 import uuid
 
+from . import cache
+from .commits import committed_result, committed_results, part_uris, record_failure
 from .errors import CommitConflict, EngineError, RejectedRecordsError, UserCodeError, error_to_dict
 from .faults import checkpoint
 from .interfaces import Mapper, Reducer, TaskContext
@@ -25,7 +27,7 @@ from .loading import resolve_class
 from .output import check_destination, publish
 from .planning import MapTask
 from .rejects import collect_rejects
-from .results import MapResult, ReduceResult
+from .results import SUCCEEDED, MapResult, ReduceResult
 from .spec import MAPPER_AND_REDUCER, MAPPER_ONLY, REDUCER_ONLY, JobSpec
 from .staging import stage
 from .storage import Storage, basename, join
@@ -76,42 +78,21 @@ def _run_user(what: str, fn, *args):
         raise UserCodeError(f"{what} raised {type(exc).__name__}: {exc}") from exc
 
 
-def committed_result(spec: JobSpec, task_id: str, storage: Storage) -> MapResult | None:
-    """The result an earlier attempt committed for this task, or None."""
-    marker = JobLayout(spec.work_dir, spec.job_id).committed_marker(task_id)
-    if not storage.exists(marker):
-        return None
-    return MapResult.from_dict(json.loads(storage.read_text(marker)))
-
-
-def run_map_task(spec: JobSpec, task: MapTask, storage: Storage | None = None) -> MapResult:
+def run_map_task(spec: JobSpec, task: MapTask, storage: Storage | None = None, attempt: int = 1) -> MapResult:
     """Read the task's inputs, apply the Mapper, write Parquet parts, commit.
 
-    A failure is recorded in the job's failures/ folder (for the job's status) and raised.
+    ``attempt`` (1 for the first) goes into the result. A failure is recorded in the
+    job's failures/ folder (for the job's status) and raised.
     """
     storage = storage or Storage()
     try:
-        return _map(spec, task, storage)
+        return _map(spec, task, storage, attempt)
     except Exception as exc:
-        record_failure(spec, task, exc, storage)
+        record_failure(spec, task, error_to_dict(exc), attempt, storage)
         raise
 
 
-def record_failure(spec: JobSpec, task: MapTask, exc: BaseException, storage: Storage) -> None:
-    uri = JobLayout(spec.work_dir, spec.job_id).failure(task.task_id)
-    try:
-        storage.write_text(uri, json.dumps({"task_id": task.task_id, "inputs": task.input_uris,
-                                            **error_to_dict(exc)}))
-    except Exception:  # the original error matters more than its record
-        log.exception("could not record the failure of task %s at %s", task.task_id, uri)
-
-
-def recorded_failure(spec: JobSpec, task_id: str, storage: Storage) -> dict | None:
-    uri = JobLayout(spec.work_dir, spec.job_id).failure(task_id)
-    return json.loads(storage.read_text(uri)) if storage.exists(uri) else None
-
-
-def _map(spec: JobSpec, task: MapTask, storage: Storage) -> MapResult:
+def _map(spec: JobSpec, task: MapTask, storage: Storage, attempt_no: int) -> MapResult:
     from . import session
 
     prior = committed_result(spec, task.task_id, storage)
@@ -119,12 +100,14 @@ def _map(spec: JobSpec, task: MapTask, storage: Storage) -> MapResult:
         return prior.skipped()
     layout = JobLayout(spec.work_dir, spec.job_id)
     logger = task_logger(spec.job_id, task.task_id, task.input_uris)
+    key = cache.task_key(spec, task) if spec.cache else ""
     if task.bytes == 0:
         # Only empty files: no records, and nothing for Spark to read (it makes no
         # partitions of them, so it would report no counts either).
-        empty = MapResult(task_id=task.task_id, status="SUCCEEDED", inputs=task.input_uris, rows_in=0,
+        empty = MapResult(task_id=task.task_id, status=SUCCEEDED, inputs=task.input_uris, rows_in=0,
                           rows_out=0, rejected=0, bytes_in=0, bytes_out=0, duration_ms=0,
-                          cold_start=False, started_at=time.time(), worker=f"pid-{os.getpid()}")
+                          cold_start=False, started_at=time.time(), worker=f"pid-{os.getpid()}",
+                          attempts=attempt_no, cache_key=key)
         return _commit(spec, layout, empty, None, storage, logger)
 
     started_at, t0 = time.time(), time.monotonic()
@@ -185,11 +168,11 @@ def _map(spec: JobSpec, task: MapTask, storage: Storage) -> MapResult:
         parts = [f"{attempt}/{name}" for name in files]
 
     result = MapResult(
-        task_id=task.task_id, status="SUCCEEDED", inputs=task.input_uris,
+        task_id=task.task_id, status=SUCCEEDED, inputs=task.input_uris,
         rows_in=rows_in, rows_out=rows_out, rejected=rejected, bytes_in=task.bytes,
         bytes_out=bytes_out, rows_written=rows_written, duration_ms=int((time.monotonic() - t0) * 1000),
         cold_start=cold, started_at=started_at, parts=parts,
-        counters=dict(ctx.counters), worker=f"pid-{os.getpid()}")
+        counters=dict(ctx.counters), worker=f"pid-{os.getpid()}", attempts=attempt_no, cache_key=key)
     return _commit(spec, layout, result, attempt, storage, ctx.logger)
 
 
@@ -207,6 +190,7 @@ def _commit(spec: JobSpec, layout: JobLayout, result: MapResult, attempt: str | 
         logger.info("map task already committed by another attempt; this one's parts removed")
         return committed_result(spec, result.task_id, storage).skipped()
     storage.delete(layout.failure(result.task_id))   # an earlier attempt's error no longer applies
+    cache.remember(spec, result, storage)
     logger.info("map task committed: %d rows in, %d out, %d rejected",
                 result.rows_in, result.rows_out, result.rejected)
     return result
@@ -214,25 +198,15 @@ def _commit(spec: JobSpec, layout: JobLayout, result: MapResult, attempt: str | 
 
 def _for_reducer(spec: JobSpec, spark, mapped, ctx: TaskContext):
     """(What the reducer will read of this task, whether a combiner made it): the
-    combiner's partials (if the Reducer has one), and only the columns its query uses."""
+    combiner's partials (if the Reducer has one), and only the columns its query uses
+    (all of them in a cached job: a later job's Reducer may read others)."""
     from .pruning import used_columns
 
     reducer = _user_class(spec, "reducer", Reducer)
     combined = type(reducer).combine is not Reducer.combine
     out = _run_user("Reducer.combine", reducer.combine, mapped, ctx) if combined else mapped
-    used = used_columns(spark, reducer, out.schema, ctx)
+    used = None if spec.cache else used_columns(spark, reducer, out.schema, ctx)
     return (out.select(*used) if used else out), combined
-
-
-def committed_results(spec: JobSpec, tasks: list[MapTask], storage: Storage) -> dict[str, MapResult]:
-    """task_id -> committed result, for every task that committed (the others are absent)."""
-    found = ((t.task_id, committed_result(spec, t.task_id, storage)) for t in tasks)
-    return {task_id: result for task_id, result in found if result is not None}
-
-
-def part_uris(spec: JobSpec, result: MapResult) -> list[str]:
-    layout = JobLayout(spec.work_dir, spec.job_id)
-    return [layout.part(result.task_id, p) for p in result.parts]
 
 
 def run_reduce_task(spec: JobSpec, tasks: list[MapTask], storage: Storage | None = None) -> ReduceResult:

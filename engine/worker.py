@@ -52,7 +52,7 @@ def map_event(event: dict[str, Any], storage: Storage) -> dict[str, Any]:
 
     spec = load_spec(event["job"], storage)
     task = MapTask(event["task_id"], tuple(InputFile.from_dict(f) for f in event["inputs"]))
-    out = _run(spec, event, run_map_task, spec, task, storage).to_dict()
+    out = _run(spec, event, run_map_task, spec, task, storage, attempt(event)).to_dict()
     out.pop("parts")
     return out
 

@@ -33,7 +33,7 @@ def run_local(manifest: dict, folder: Path, workers: int = 0, **fields):
     path.write_text(json.dumps({**manifest, **fields}))
     spec = load_manifest(str(path), work_dir=str(folder / "work"))
     events: list[dict] = []
-    status = LocalRunner(workers=workers, on_event=events.append).run(plan_job(spec)).wait()
+    status = LocalRunner(workers=workers, on_event=events.append).run(plan_job(spec))
     return status, spec, events
 
 

@@ -17,12 +17,12 @@ import tempfile
 import threading
 import time
 from collections import deque
-from dataclasses import replace
 from functools import cache
 from concurrent.futures import FIRST_COMPLETED, Executor, Future, ThreadPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 
 from .. import cds, lifecycle, session, worker
+from ..commits import committed_result, record_failure
 from ..errors import error_to_dict
 from ..layout import JobLayout
 from ..lifecycle import may_retry
@@ -30,9 +30,8 @@ from ..logs import JsonFormatter, append_task_log, quiet_spark_loggers
 from ..planning import MapTask, Plan
 from ..results import MapResult, ReduceResult
 from ..spec import JobSpec
-from ..status import FailedTask, JobStatus, read_status
+from ..status import JobStatus, read_status
 from ..storage import Storage, is_s3
-from ..tasks import committed_result
 from . import EventSink
 from .pool import WorkerPool
 
@@ -40,6 +39,7 @@ RETRY_BASE_ENV = "LMR_RETRY_BASE_SECONDS"   # first retry delay; doubles per att
 WORKER_LOG_LEVEL_ENV = "LMR_LOG_LEVEL"
 _MAX_BACKOFF_S = 30.0
 REDUCER_FAILED = "reducer failed"           # how a job's reason starts when its reducer failed
+WORKER_DIED = "WorkerDiedError"
 
 log = logging.getLogger(__name__)
 
@@ -156,14 +156,6 @@ class LocalRunner:
         self.storage = storage or Storage()
         self.on_event = on_event or (lambda event: None)
 
-    def run(self, plan: Plan) -> "LocalJobHandle":
-        handle = LocalJobHandle(plan.job_id)
-        thread = threading.Thread(target=handle._run, args=(self, plan), name=f"lmr-{plan.job_id}",
-                                  daemon=True)
-        handle._thread = thread
-        thread.start()
-        return handle
-
     def _executor(self, plan: Plan) -> Executor:
         if self.workers == 0:
             return ThreadPoolExecutor(max_workers=1)   # this process, its one Spark session
@@ -181,50 +173,43 @@ class LocalRunner:
     def _pool_size(self, executor: Executor) -> int:
         return executor.slots if isinstance(executor, WorkerPool) else 1
 
-    def execute(self, plan: Plan) -> JobStatus:
+    def run(self, plan: Plan) -> JobStatus:
+        """Run the job (a new run of it, when it ran before) and return its final status."""
         spec, storage, emit = plan.spec, self.storage, self.on_event
         previous = read_status(spec.work_dir, plan.job_id, storage)
-        lifecycle.begin(plan, storage, lifecycle.next_start(previous))
+        _, pending = lifecycle.begin(plan, storage, lifecycle.next_start(previous))
         emit({"event": "job_started", "job_id": plan.job_id, "tasks": len(plan.tasks),
               "work_dir": spec.work_dir})
         executor = None
-        results: list[MapResult] = []
-        failed: list[FailedTask] = []
         reduce: ReduceResult | None = None
         reason = ""
+        waiting = {t.task_id for t in pending}
+        for task in plan.tasks if spec.uses_mapper else ():   # committed by an earlier run, or cached
+            if task.task_id not in waiting:
+                emit({"event": "task_done", "result": committed_result(spec, task.task_id, storage).skipped(),
+                      "attempt": 0})
         try:
-            if spec.uses_mapper:
-                executor = self._executor(plan)
-                results, failed, executor = self._map_phase(plan, executor)
+            if pending:
+                executor = self._map_phase(plan, pending, self._executor(plan))
             executor = executor or self._executor(plan)
             reduce, reason, executor = self._reduce_phase(plan, executor)
         finally:
             if executor is not None:
                 executor.shutdown(wait=True, cancel_futures=True)
-        status = lifecycle.end(spec, results, failed, reduce, reason, storage)
+        status = lifecycle.finish(spec, list(plan.tasks), reduce, reason, storage)
         emit({"event": "job_done", "status": status})
         return status
 
-    def _map_phase(self, plan: Plan, executor: Executor):
-        """Run every uncommitted task, retrying retryable failures.
+    def _map_phase(self, plan: Plan, pending: list[MapTask], executor: Executor) -> Executor:
+        """Run the tasks this run has to run, retrying retryable failures.
 
         A worker runs several tasks at once, so when one dies nobody knows which task killed
         it: each task it held is run again *alone*, not charged a retry. A task that kills
         a worker while alone is the culprit and is charged (a crash that repeats fails it).
         """
         spec, emit = plan.spec, self.on_event
-        results: dict[str, MapResult] = {}
-        failed: list[FailedTask] = []
-        queue: deque[tuple[MapTask, int, int]] = deque()   # (task, attempt, charged failures)
+        queue: deque[tuple[MapTask, int, int]] = deque((t, 1, 0) for t in pending)   # (task, attempt, charged)
         alone: deque[tuple[MapTask, int, int]] = deque()   # suspects: each runs by itself
-        for task in plan.tasks:
-            prior = committed_result(spec, task.task_id, self.storage)
-            if prior is not None:   # resume: an earlier run committed this task
-                results[task.task_id] = prior.skipped()
-                emit({"event": "task_done", "result": results[task.task_id], "attempt": 0})
-            else:
-                queue.append((task, 1, 0))
-        first_start: dict[str, float] = {}
         delayed: list[tuple[float, MapTask, int, int]] = []
         running: dict[Future, tuple[MapTask, int, int]] = {}
         job_json = JobLayout(spec.work_dir, plan.job_id).job_json
@@ -237,10 +222,9 @@ class LocalRunner:
                 emit({"event": "task_retry", "task_id": task.task_id, "attempt": attempt,
                       "delay_s": delay, "error": error})
             else:
+                if error["errorType"] == WORKER_DIED:   # the task could not record it itself
+                    record_failure(spec, task, error, charged + 1, self.storage)
                 error = lifecycle.root_cause(spec, task.task_id, error, self.storage)
-                failed.append(FailedTask(task.task_id, task.input_uris, error["errorType"],
-                                         error["errorMessage"], attempt,
-                                         first_start.get(task.task_id, time.time()), time.time()))
                 emit({"event": "task_failed", "task_id": task.task_id, "inputs": task.input_uris,
                       "error": error, "attempts": attempt})
 
@@ -249,7 +233,6 @@ class LocalRunner:
             # several tasks is not charged), as the state machine counts its retries.
             event = worker.task_event(plan.job_id, job_json, task, charged + 1)
             running[executor.submit(map_in_worker, event)] = (task, attempt, charged)
-            first_start.setdefault(task.task_id, time.time())
             emit({"event": "task_started", "task_id": task.task_id, "attempt": attempt})
 
         while queue or alone or delayed or running:
@@ -276,8 +259,7 @@ class LocalRunner:
                     continue
                 task, attempt, charged = item
                 if outcome["ok"]:
-                    results[task.task_id] = replace(MapResult.from_dict(outcome["result"]), attempts=attempt)
-                    emit({"event": "task_done", "result": results[task.task_id], "attempt": attempt})
+                    emit({"event": "task_done", "result": MapResult.from_dict(outcome["result"]), "attempt": attempt})
                 else:
                     settle(task, attempt, charged, outcome["error"])
             if not lost:
@@ -290,17 +272,16 @@ class LocalRunner:
             if held == 1:
                 [(task, attempt, charged)] = lost
                 settle(task, attempt, charged, {
-                    "errorType": "WorkerDiedError",
+                    "errorType": WORKER_DIED,
                     "errorMessage": "the worker process died (killed by the OS or a signal)"})
                 continue
             for task, attempt, charged in lost:
                 alone.append((task, attempt + 1, charged))
                 emit({"event": "task_retry", "task_id": task.task_id, "attempt": attempt, "delay_s": 0.0,
-                      "error": {"errorType": "WorkerDiedError",
+                      "error": {"errorType": WORKER_DIED,
                                 "errorMessage": f"lost with a worker process that died running {held} "
                                                 "tasks; re-run alone, not counted against retries"}})
-        ordered = [results[t.task_id] for t in plan.tasks if t.task_id in results]
-        return ordered, failed, executor
+        return executor
 
     def _reduce_phase(self, plan: Plan, executor: Executor) -> tuple[ReduceResult | None, str, Executor]:
         """The reducer, retried like a map task on retryable errors (a dead worker included)."""
@@ -313,7 +294,7 @@ class LocalRunner:
             try:
                 outcome = future.result()
             except BrokenProcessPool:
-                outcome = {"ok": False, "error": {"errorType": "WorkerDiedError",
+                outcome = {"ok": False, "error": {"errorType": WORKER_DIED,
                                                   "errorMessage": "the reducer's worker process died"}}
                 executor.shutdown(wait=False, cancel_futures=True)
                 executor = self._executor(plan)
@@ -334,31 +315,3 @@ class LocalRunner:
             return None, result.reason, executor
         emit({"event": "reduce_done", "result": result})
         return result, "", executor
-
-
-class LocalJobHandle:
-    """What :meth:`LocalRunner.run` returns: the job runs in a background thread."""
-
-    def __init__(self, job_id: str):
-        self.job_id = job_id
-        self._status: JobStatus | None = None
-        self._error: BaseException | None = None
-        self._thread: threading.Thread | None = None
-
-    def _run(self, runner: LocalRunner, plan: Plan) -> None:
-        try:
-            self._status = runner.execute(plan)
-        except BaseException as exc:  # surfaced to the caller by result()
-            self._error = exc
-
-    def wait(self, timeout: float | None = None) -> JobStatus:
-        if self._thread is not None:
-            self._thread.join(timeout)
-        return self.result()
-
-    def result(self) -> JobStatus:
-        if self._error is not None:
-            raise self._error
-        if self._status is None:
-            raise RuntimeError(f"job {self.job_id} is still running")
-        return self._status

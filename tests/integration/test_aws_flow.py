@@ -284,7 +284,7 @@ def test_retries_from_the_manifest_are_honoured_on_aws_and_locally(stack, aws, s
     execution = wait_for_execution(sfn, stack.state_machine_arn, "retries-")
     status = read_json(s3, stack.bucket, f"jobs/{execution['name']}/status.json")
     assert status["state"] == "FAILED"
-    assert [f["error_type"] for f in status["failed"]] == ["StorageError"]
+    assert [(f["error_type"], f["attempts"]) for f in status["failed"]] == [("StorageError", 2)]
     assert len(list(tmp_path.glob("attempt-*"))) == 2
 
     for attempt in tmp_path.glob("attempt-*"):
@@ -349,3 +349,44 @@ def test_a_partial_job_is_resumed_as_a_new_run_that_runs_only_the_failed_task(
     time.sleep(1)
     names = [e["name"] for e in sfn.list_executions(stateMachineArn=stack.state_machine_arn)["executions"]]
     assert sorted(n for n in names if n.startswith(job_id)) == [job_id, f"{job_id}-r2"]
+
+
+def test_with_cache_a_job_that_changes_only_the_reduce_side_runs_no_map_task(stack, aws, samples, tmp_path,
+                                                                             monkeypatch):
+    """The coordinator reuses the first job's committed tasks: the second job's Map state
+    gets no item at all, the reducer reads the first job's parts."""
+    s3, sfn = aws["s3"], aws["stepfunctions"]
+    monkeypatch.setenv("LMR_TEST_SCRATCH", str(tmp_path))   # each Mapper call leaves a mapped-* file
+    docs = sorted((samples / "wordcount").glob("*.txt"))
+    for doc in docs:
+        s3.upload_file(str(doc), stack.bucket, f"inputs/cached/{doc.name}")
+    manifest = {"name": "cached", "mapper": "tests.testjobs:FailsUntilFixed", "reducer": "jobs.wordcount:SumCounts",
+                "cache": True, "task_bytes": 1, "max_concurrency": 2,
+                "input": {"prefix": f"s3://{stack.bucket}/inputs/cached"},
+                "output": {"path": f"s3://{stack.bucket}/outputs/cached", "format": "csv"}}
+    submit(s3, stack.bucket, "cached", manifest)
+    first = wait_for_execution(sfn, stack.state_machine_arn, "cached-")["name"]
+    assert len(list(tmp_path.glob("mapped-*"))) == len(docs)
+
+    for mapped in tmp_path.glob("mapped-*"):
+        mapped.unlink()
+    submit(s3, stack.bucket, "cached-json", {**manifest, "output": {
+        "path": f"s3://{stack.bucket}/outputs/cached-json", "format": "json"}})
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline:
+        later = [e for e in sfn.list_executions(stateMachineArn=stack.state_machine_arn)["executions"]
+                 if e["name"].startswith("cached-") and e["name"] != first and e["status"] != "RUNNING"]
+        if later:
+            break
+        time.sleep(0.5)
+    assert later and later[0]["status"] == "SUCCEEDED"
+    status = read_json(s3, stack.bucket, f"jobs/{later[0]['name']}/status.json")
+    assert (status["state"], status["tasks_cached"]) == ("SUCCEEDED", len(docs))
+    assert {(t["status"], t["source_job"]) for t in status["tasks"]} == {("CACHED", first)}
+    assert list(tmp_path.glob("mapped-*")) == []
+    map_runs = sfn.list_map_runs(executionArn=later[0]["executionArn"])["mapRuns"]
+    assert [sfn.describe_map_run(mapRunArn=r["mapRunArn"])["itemCounts"]["total"] for r in map_runs] in ([0], [])
+    marker = read_json(s3, stack.bucket, "outputs/cached-json/_SUCCESS")
+    got = pd.concat([pd.read_json(io.BytesIO(s3.get_object(Bucket=stack.bucket, Key=f"outputs/cached-json/{f}")
+                                             ["Body"].read()), lines=True) for f in marker["files"]])
+    assert dict(zip(got["word"], got["count"])) == dict(word_counts(docs))

@@ -89,7 +89,7 @@ def test_an_input_deleted_after_planning_fails_at_once_and_is_named(s3, bucket, 
     plan = plan_job(load_manifest(str(path)))
     s3.delete_object(Bucket=bucket, Key="in/b.txt")      # gone between planning and the task
     events: list[dict] = []
-    status = LocalRunner(workers=0, on_event=events.append).run(plan).wait()
+    status = LocalRunner(workers=0, on_event=events.append).run(plan)
     assert status.state == "PARTIAL"
     [failed] = status.failed
     assert failed.error_type == "PermanentStorageError" and failed.attempts == 1   # never retried

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 
 import pytest
 
@@ -86,7 +87,9 @@ def test_save_plan_writes_job_and_tasks_json(tmp_path):
     save_plan(plan, Storage())
     layout = JobLayout(plan.spec.work_dir, plan.job_id)
     tasks = json.loads(open(layout.tasks_json).read())
-    assert tasks == [{"task_id": "t00000", "inputs": [{"uri": str(tmp_path / "a.jsonl"), "size": 3, "etag": None}]}]
+    mtime = os.stat(tmp_path / "a.jsonl").st_mtime_ns
+    assert tasks == [{"task_id": "t00000", "inputs": [{"uri": str(tmp_path / "a.jsonl"), "size": 3, "etag": None,
+                                                       "mtime_ns": mtime}]}]
     assert json.loads(open(layout.job_json).read())["name"] == "p"
 
 
