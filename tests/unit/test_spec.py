@@ -74,6 +74,10 @@ def with_(**changes):
     (with_(mapper="os:system"), "mapper: 'os:system' is outside the allowed job packages ("),
     (with_(reducer="subprocess:Popen"), "reducer: 'subprocess:Popen' is outside the allowed job packages"),
     (with_(mapper="jobs.crawl"), "mapper: 'jobs.crawl' is not of the form 'package.module:ClassName'"),
+    (with_(cache="yes"), "cache: must be a boolean, not a string"),
+    (with_(cache_version="2"), 'cache_version: only applies with "cache": true'),
+    (with_(cache=True, cache_version="v 2"), "cache_version: 'v 2' must be 1-64 letters, digits"),
+    (with_(code={"mapper": "0"}), "code: unknown field"),   # code hashes come from the code, never a manifest
 ])
 def test_bad_manifest_gets_its_specific_message(tmp_path, body, expected):
     found = problems_of(tmp_path, body)
