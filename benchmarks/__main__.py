@@ -67,9 +67,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=None, help="lmr worker processes (default: lmr's)")
     args = parser.parse_args(argv)
 
-    from engine import cds
+    from engine.spark import cds_build
 
-    cds.ensure_cached()   # as on a user's second run: the class archive exists
+    cds_build.ensure_cached()   # as on a user's second run: the class archive exists
     data = generate(args.preset)
     mb = sum(f.stat().st_size for f in data.glob("*.jsonl")) / 1e6
     work = Path(tempfile.mkdtemp(prefix="lmr-bench-"))

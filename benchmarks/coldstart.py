@@ -49,7 +49,9 @@ def _child_pyspark(path: str, out_dir: str) -> None:
 
 
 def _child_lmr(event_path: str) -> None:
-    from benchmarks.stamps import stamp   # not the probe mapper: the task imports it, as on Lambda
+    from benchmarks.stamps import (
+        stamp,  # not the probe mapper: the task imports it, as on Lambda
+    )
     from lambdas import mapper
     from tests.lambda_context import LambdaContext
 
@@ -62,9 +64,9 @@ def _child_lmr(event_path: str) -> None:
 
 def _plan(work: Path, data: Path) -> Path:
     """A planned one-file job and the mapper event the state machine would send for it."""
-    from engine.planning import plan_job, save_plan
-    from engine.spec import load_manifest
-    from engine.storage import Storage
+    from engine.job.planning import plan_job, save_plan
+    from engine.job.spec import load_manifest
+    from engine.store.storage import Storage
 
     manifest = crawl_manifest(work / "manifest.json", "coldstart", {"files": [str(data)]}, work / "out",
                               mapper="benchmarks.probe:ProbeDocuments", work_dir=str(work / "work"))
@@ -72,7 +74,7 @@ def _plan(work: Path, data: Path) -> Path:
     plan = plan_job(spec)
     save_plan(plan, Storage())
     [task] = plan.tasks
-    from engine.layout import JobLayout
+    from engine.job.layout import JobLayout
 
     event = {"job_id": spec.job_id, "job": JobLayout(spec.work_dir, spec.job_id).job_json,
              "task_id": task.task_id, "inputs": [f.to_dict() for f in task.inputs]}
@@ -99,12 +101,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs", type=positive_int, default=3, help="cold starts per variant (median reported)")
     args = parser.parse_args(argv)
 
+    from engine.spark import cds_build
     from jobs.datagen import write_crawl
 
-    from engine import cds
-
     os.environ["LMR_JOB_PACKAGES"] = "jobs,benchmarks"   # the probe mapper lives here
-    archive = cds.ensure_cached()
+    archive = cds_build.ensure_cached()
     if archive is None:
         raise SystemExit("no java found: set JAVA_HOME or put java on PATH")
     work = Path(tempfile.mkdtemp(prefix="lmr-coldstart-"))

@@ -16,8 +16,8 @@ import argparse
 import math
 from dataclasses import dataclass
 
-from engine.planning import InputFile, pack
-from engine.spec import DEFAULT_TASK_BYTES, DEFAULT_TASK_MAX_FILES
+from engine.job.planning import InputFile, pack
+from engine.job.spec import DEFAULT_TASK_BYTES, DEFAULT_TASK_MAX_FILES
 
 LAMBDA_GB_S = 0.0000166667
 LAMBDA_REQUEST = 0.20 / 1e6

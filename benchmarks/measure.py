@@ -27,7 +27,7 @@ def crawl_manifest(path: Path, name: str, inputs: dict, output: Path, **fields) 
 
 def lmr_run(manifest: Path, work_dir: Path, *flags: str) -> list[str]:
     """``lmr run`` from scratch, the final status as JSON on stdout."""
-    return [sys.executable, "-m", "engine.cli", "run", str(manifest), "--fresh", "--json",
+    return [sys.executable, "-m", "engine.cli.main", "run", str(manifest), "--fresh", "--json",
             "--work-dir", str(work_dir), *flags]
 
 

@@ -23,9 +23,9 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def _child(manifest: str) -> None:
-    from engine.planning import plan_job, save_plan
-    from engine.spec import load_manifest
-    from engine.storage import Storage
+    from engine.job.planning import plan_job, save_plan
+    from engine.job.spec import load_manifest
+    from engine.store.storage import Storage
 
     started = time.perf_counter()
     spec = load_manifest(manifest)

@@ -55,9 +55,9 @@ def clean_copy(data: Path) -> Path:
 
 def measure_tasks(spark, storage, mapper, files: list[str], work: Path, rounds: int) -> tuple[float, float]:
     """Median seconds per file: (plain spark, lmr task)."""
-    from engine.layout import JobLayout
-    from engine.planning import plan_job
-    from engine.spec import load_manifest
+    from engine.job.layout import JobLayout
+    from engine.job.planning import plan_job
+    from engine.job.spec import load_manifest
     from engine.tasks import run_map_task
 
     manifest = crawl_manifest(work / "m.json", "overhead", {"files": files}, work / "out",
@@ -85,8 +85,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     os.environ.setdefault("LMR_JVM_PROFILE", "throughput")   # a warm worker's profile
 
-    from engine.session import get_spark
-    from engine.storage import Storage
+    from engine.spark.session import get_spark
+    from engine.store.storage import Storage
     from jobs.crawl import ExtractDocuments
 
     data = generate(args.preset)

@@ -11,14 +11,11 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, ClassVar
 
+from .spark.readers import read_files
+
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
     from pyspark.sql.types import StructType
-
-INPUT_FORMATS = ("jsonl", "json", "csv", "parquet", "text", "binary")
-OUTPUT_FORMATS = ("parquet", "json", "csv")
-# A column a reader may add: rows where it is not null are rejected records.
-CORRUPT_COLUMN = "_corrupt_record"
 
 
 @dataclass
@@ -58,8 +55,6 @@ class Mapper:
     output_format: ClassVar[str] = "parquet"
 
     def read(self, spark: "SparkSession", paths: list[str], ctx: TaskContext) -> "DataFrame":
-        from .readers import read_files
-
         return read_files(spark, paths, self.input_format, self.schema, self.read_options)
 
     def map(self, df: "DataFrame", ctx: TaskContext) -> "DataFrame":
@@ -79,8 +74,6 @@ class Reducer:
     read_options: ClassVar[dict[str, str]] = {}
 
     def read(self, spark: "SparkSession", paths: list[str], ctx: TaskContext) -> "DataFrame":
-        from .readers import read_files
-
         return read_files(spark, paths, self.input_format, self.schema, self.read_options)
 
     def combine(self, df: "DataFrame", ctx: TaskContext) -> "DataFrame":

@@ -12,8 +12,8 @@ import json
 import logging
 import time
 
-from .layout import JobLayout
-from .storage import Storage
+from .job.layout import JobLayout
+from .store.storage import Storage
 
 TASK_FIELDS = ("job_id", "task_id", "input")
 

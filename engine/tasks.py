@@ -1,7 +1,7 @@
 """The task functions: what a mapper or reducer Lambda does, and what a local worker does.
 
 Nothing here knows who called it. Each function takes a resolved spec and its task,
-does its work through :class:`engine.storage.Storage`, and returns a small JSON-able
+does its work through :class:`engine.store.storage.Storage`, and returns a small JSON-able
 result. A map task is idempotent: each attempt writes its parts into a folder of its
 own, then creates the ``_COMMITTED`` marker (holding its result and listing its parts)
 only if no other attempt has: the first committer wins, a later attempt returns the
@@ -17,20 +17,26 @@ import tempfile
 import time
 import uuid
 
-from . import cache
-from .commits import committed_result, committed_results, part_uris, record_failure
-from .errors import CommitConflict, EngineError, RejectedRecordsError, UserCodeError, error_to_dict
+from .errors import (
+    CommitConflict,
+    EngineError,
+    RejectedRecordsError,
+    UserCodeError,
+    error_to_dict,
+)
 from .faults import checkpoint
 from .interfaces import Mapper, Reducer, TaskContext
-from .layout import JobLayout
-from .loading import resolve_class
-from .output import check_destination, publish
-from .planning import MapTask
-from .rejects import collect_rejects
-from .results import SUCCEEDED, MapResult, ReduceResult
-from .spec import MAPPER_AND_REDUCER, MAPPER_ONLY, REDUCER_ONLY, JobSpec
-from .staging import stage
-from .storage import Storage, basename, join
+from .job import cache
+from .job.commits import committed_result, committed_results, part_uris, record_failure
+from .job.layout import JobLayout
+from .job.loading import resolve_class
+from .job.planning import MapTask
+from .job.results import SUCCEEDED, MapResult, ReduceResult
+from .job.spec import MAPPER_AND_REDUCER, MAPPER_ONLY, REDUCER_ONLY, JobSpec
+from .spark.rejects import collect_rejects
+from .store.publish import check_destination, publish
+from .store.staging import stage
+from .store.storage import Storage, basename, join
 
 log = logging.getLogger("lmr.task")
 
@@ -93,7 +99,7 @@ def run_map_task(spec: JobSpec, task: MapTask, storage: Storage | None = None, a
 
 
 def _map(spec: JobSpec, task: MapTask, storage: Storage, attempt_no: int) -> MapResult:
-    from . import session
+    from .spark import session
 
     prior = committed_result(spec, task.task_id, storage)
     if prior is not None:
@@ -117,7 +123,7 @@ def _map(spec: JobSpec, task: MapTask, storage: Storage, attempt_no: int) -> Map
     from pyspark.sql import Observation
     from pyspark.sql import functions as F
 
-    from .readers import observe_rejects, without_rejects, write_frame
+    from .spark.readers import observe_rejects, without_rejects, write_frame
 
     ctx = TaskContext(spec.job_id, task.task_id, task.input_uris, logger)
     mapper = _user_class(spec, "mapper", Mapper)
@@ -200,7 +206,7 @@ def _for_reducer(spec: JobSpec, spark, mapped, ctx: TaskContext):
     """(What the reducer will read of this task, whether a combiner made it): the
     combiner's partials (if the Reducer has one), and only the columns its query uses
     (all of them in a cached job: a later job's Reducer may read others)."""
-    from .pruning import used_columns
+    from .spark.pruning import used_columns
 
     reducer = _user_class(spec, "reducer", Reducer)
     combined = type(reducer).combine is not Reducer.combine
@@ -212,7 +218,7 @@ def _for_reducer(spec: JobSpec, spark, mapped, ctx: TaskContext):
 def run_reduce_task(spec: JobSpec, tasks: list[MapTask], storage: Storage | None = None) -> ReduceResult:
     """Apply the Reducer to every committed map output (or, in REDUCER_ONLY mode, to the
     job's input files) and publish the destination."""
-    from . import session
+    from .spark import session
 
     storage = storage or Storage()
     layout = JobLayout(spec.work_dir, spec.job_id)
@@ -238,7 +244,7 @@ def run_reduce_task(spec: JobSpec, tasks: list[MapTask], storage: Storage | None
     from pyspark.sql import Observation
     from pyspark.sql import functions as F
 
-    from .readers import observe_rejects, without_rejects, write_frame
+    from .spark.readers import observe_rejects, without_rejects, write_frame
 
     ctx = TaskContext(spec.job_id, "reduce", sources, task_logger(spec.job_id, "reduce", sources))
 
@@ -289,7 +295,7 @@ def commit_mapper_output(spec: JobSpec, tasks: list[MapTask], storage: Storage |
 def reduce_job(spec: JobSpec, tasks: list[MapTask], storage: Storage | None = None) -> ReduceResult:
     """The job's last step, wherever it runs: if enough map tasks committed (the job's
     ``min_success_ratio``), reduce them, or in MAPPER_ONLY mode publish them; else skip."""
-    from .status import may_reduce
+    from .job.status import may_reduce
 
     storage = storage or Storage()
     # Before any work: a destination holding someone else's files is refused, untouched.

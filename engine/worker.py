@@ -8,7 +8,7 @@ worker process both hand it the same small event, and it calls the task function
 attempts came before this one (``$$.State.RetryCount`` on AWS). What a task raises is
 reported under the class name the retriers match: an engine error as it is, anything
 else as RetryableTaskError, and a retryable one as RetriesExhaustedError once the job's
-``retries`` are spent (engine/lifecycle.py). Importable without pyspark.
+``retries`` are spent (engine/job/lifecycle.py). Importable without pyspark.
 """
 
 from __future__ import annotations
@@ -18,10 +18,10 @@ from functools import lru_cache
 from typing import Any
 
 from .errors import EngineError, RetryableTaskError
-from .lifecycle import final_error
-from .planning import InputFile, MapTask, load_tasks
-from .spec import JobSpec
-from .storage import Storage
+from .job.lifecycle import final_error
+from .job.planning import InputFile, MapTask, load_tasks
+from .job.spec import JobSpec
+from .store.storage import Storage
 
 
 @lru_cache(maxsize=16)

@@ -1,2 +1,2 @@
-"""Lambda handlers: thin adapters over :mod:`engine.aws` (parse the event, call one
+"""Lambda handlers: thin adapters over :mod:`engine.stack.functions` (parse the event, call one
 engine function, return a small dict). Logic that grows here belongs in ``engine``."""

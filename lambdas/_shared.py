@@ -9,7 +9,7 @@ from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.logging.utils import copy_config_to_registered_loggers
 from aws_lambda_powertools.metrics import MetricUnit
 
-from engine.storage import Storage
+from engine.store.storage import Storage
 
 SERVICE = "lambda-mr"
 NAMESPACE = "LambdaMR"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from engine.aws import finalize_event
+from engine.stack.functions import finalize_event
 from lambdas._shared import logger, storage
 
 

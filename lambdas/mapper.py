@@ -1,5 +1,5 @@
 """Mapper Lambda (image with Spark): one map task per invocation. A warm container keeps
-its SparkSession (engine.session holds it module-globally); the JVM heap follows the
+its SparkSession (engine.spark.session holds it module-globally); the JVM heap follows the
 function's memory (AWS_LAMBDA_FUNCTION_MEMORY_SIZE)."""
 
 from __future__ import annotations

@@ -25,9 +25,9 @@ def run_local(manifest: dict, folder: Path, workers: int = 0, **fields):
     default: the test session's one SparkSession). Returns (status, spec, events)."""
     import json
 
-    from engine.planning import plan_job
-    from engine.runners.local import LocalRunner
-    from engine.spec import load_manifest
+    from engine.job.planning import plan_job
+    from engine.job.spec import load_manifest
+    from engine.local.runner import LocalRunner
 
     path = folder / "manifest.json"
     path.write_text(json.dumps({**manifest, **fields}))
@@ -39,7 +39,7 @@ def run_local(manifest: dict, folder: Path, workers: int = 0, **fields):
 
 @pytest.fixture(scope="session")
 def spark():
-    from engine import session
+    from engine.spark import session
 
     yield session.get_spark()
     # Stopped at exit by the JVM gateway; stopping here would break later in-process runs.

@@ -263,7 +263,7 @@ def test_the_image_installs_the_pinned_requirements_ci_installs():
 
 
 def test_functions_log_where_lmr_logs_looks():
-    from engine.remote import LOGGED_FUNCTIONS, log_group
+    from engine.stack.client import LOGGED_FUNCTIONS, log_group
 
     resources = load_template()["Resources"]
     for function in LOGGED_FUNCTIONS:
@@ -274,7 +274,7 @@ def test_functions_log_where_lmr_logs_looks():
 
 
 def test_the_stacks_allowed_locations_are_what_lmr_submit_checks():
-    from engine.layout import data_locations
+    from engine.job.layout import data_locations
 
     env = load_template()["Globals"]["Function"]["Environment"]["Variables"]["LMR_ALLOWED_LOCATIONS"]
     assert env == {"Fn::Sub": ",".join(data_locations("s3://${DataBucketName}"))}

@@ -167,7 +167,7 @@ def create_stack_outputs(moto_server, name, stack) -> None:
 
 
 def test_lmr_submit_and_status_follow_a_job_to_the_end(stack, aws, samples, tmp_path, moto_server, capsys):
-    from engine.cli import main
+    from engine.cli.main import main
     from tests.oracles import word_counts
 
     s3 = aws["s3"]
@@ -204,7 +204,7 @@ def test_lmr_submit_and_status_follow_a_job_to_the_end(stack, aws, samples, tmp_
 
 
 def test_lmr_submit_refuses_local_paths_and_unknown_stacks(stack, samples, tmp_path, moto_server, capsys):
-    from engine.cli import main
+    from engine.cli.main import main
 
     create_stack_outputs(moto_server, "lmr-cli-2", stack)
     manifest = tmp_path / "local.json"
@@ -235,8 +235,8 @@ def test_lmr_logs_reads_a_jobs_lines_from_cloudwatch(stack, moto_server, capsys)
     one job's (and one task's) lines."""
     import boto3
 
-    from engine.cli import main
-    from engine.remote import log_group
+    from engine.cli.main import main
+    from engine.stack.client import log_group
 
     logs = boto3.client("logs", endpoint_url=moto_server)
     lines = {"mapper": [{"level": "INFO", "message": "map task done", "job_id": "job-a", "task_id": "t00001"},
@@ -258,7 +258,7 @@ def test_lmr_logs_reads_a_jobs_lines_from_cloudwatch(stack, moto_server, capsys)
 
 
 def test_aws_errors_and_bad_arns_are_one_line_not_a_traceback(moto_server, capsys, monkeypatch):
-    from engine.cli import main
+    from engine.cli.main import main
 
     assert main(["status", "job-1", "--bucket", "b", "--state-machine", "not-an-arn"]) == 2
     assert "--state-machine: 'not-an-arn' is not a state machine ARN" in capsys.readouterr().err
@@ -301,7 +301,7 @@ def test_retries_from_the_manifest_are_honoured_on_aws_and_locally(stack, aws, s
 @pytest.mark.parametrize("how", ["re-upload", "lmr resume --stack"])
 def test_a_partial_job_is_resumed_as_a_new_run_that_runs_only_the_failed_task(
         stack, aws, samples, tmp_path, moto_server, monkeypatch, capsys, how):
-    from engine.cli import main
+    from engine.cli.main import main
 
     s3, sfn = aws["s3"], aws["stepfunctions"]
     monkeypatch.setenv("LMR_TEST_SCRATCH", str(tmp_path))

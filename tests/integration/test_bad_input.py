@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from engine.cli import main
+from engine.cli.main import main
 
 GOOD = {"name": "bad-input", "mapper": "jobs.crawl:ExtractDocuments",
         "reducer": "jobs.crawl:P90ContentLengthByLanguage"}

@@ -18,7 +18,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from engine.layout import JobLayout
+from engine.job.layout import JobLayout
 from tests.conftest import run_local
 
 PACKAGE = "lmrcachejobs"

@@ -34,14 +34,14 @@ def test_a_local_run_caches_a_class_archive_and_the_next_run_maps_it(samples, tm
     env = {"LMR_CACHE_DIR": str(tmp_path / "cache")}
     for key in ("LMR_CDS", "LMR_CDS_ARCHIVE"):
         env[key] = ""
-    first = run(["-m", "engine.cli", "run", str(manifest), "--fresh", "--json"], env)
+    first = run(["-m", "engine.cli.main", "run", str(manifest), "--fresh", "--json"], env)
     assert first.returncode == 0, first.stderr
     job_id = json.loads(first.stdout)["job_id"]
     assert any("writing a class archive at exit" in m for m in session_lines(tmp_path / "work", job_id))
     [archive] = (tmp_path / "cache").iterdir()          # one archive, renamed whole: no .tmp left
     assert archive.suffix == ".jsa" and archive.stat().st_size > 10_000_000
 
-    second = run(["-m", "engine.cli", "run", str(manifest), "--fresh", "--json"], env)
+    second = run(["-m", "engine.cli.main", "run", str(manifest), "--fresh", "--json"], env)
     assert second.returncode == 0, second.stderr
     assert any(f"class archive {archive}" in m for m in session_lines(tmp_path / "work", job_id))
     published = json.loads((tmp_path / "out" / "_SUCCESS").read_text())["files"]
@@ -53,7 +53,7 @@ def test_a_local_run_caches_a_class_archive_and_the_next_run_maps_it(samples, tm
 def test_a_class_archive_that_does_not_fit_is_ignored(tmp_path):
     bad = tmp_path / "bad.jsa"
     bad.write_bytes(os.urandom(200_000))
-    code = ("from engine import session; s = session.get_spark(); "
+    code = ("from engine.spark import session; s = session.get_spark(); "
             "print(s.range(1000).selectExpr('sum(id)').first()[0])")
     done = run(["-c", code], {"LMR_CDS_ARCHIVE": str(bad)})
     assert done.returncode == 0, done.stderr

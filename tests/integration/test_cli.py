@@ -15,7 +15,7 @@ from tests.oracles import word_counts
 
 
 def lmr(*args: str, cwd: Path = REPO) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "engine.cli", *args], cwd=cwd, capture_output=True,
+    return subprocess.run([sys.executable, "-m", "engine.cli.main", *args], cwd=cwd, capture_output=True,
                           text=True, timeout=600, env={**os.environ, "PYTHONPATH": str(REPO)})
 
 
@@ -107,7 +107,7 @@ def test_locally_a_partial_job_resumes_a_succeeded_one_is_not_recomputed(samples
     """The same rules as on AWS (tests/integration/test_aws_flow.py): a PARTIAL job's
     manifest run again resumes it as run 2 with only the failed task; a SUCCEEDED one is
     not recomputed unless --fresh."""
-    from engine.cli import main
+    from engine.cli.main import main
 
     monkeypatch.setenv("LMR_TEST_SCRATCH", str(tmp_path))
     docs = sorted((samples / "wordcount").glob("*.txt"))

@@ -14,7 +14,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from engine.cli import main
+from engine.cli.main import main
 from tests.oracles import word_counts
 
 WORDCOUNT = {"name": "dest", "mapper": "jobs.wordcount:SplitWords", "reducer": "jobs.wordcount:SumCounts"}

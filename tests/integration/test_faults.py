@@ -25,7 +25,7 @@ WORDCOUNT = {"name": "wc-faults", "mapper": "jobs.wordcount:SplitWords", "reduce
 
 
 def lmr(*args: str, env: dict[str, str] | None = None, popen: bool = False):
-    cmd = [sys.executable, "-m", "engine.cli", *args]
+    cmd = [sys.executable, "-m", "engine.cli.main", *args]
     full_env = {**os.environ, "PYTHONPATH": str(REPO), **(env or {})}
     if popen:
         return subprocess.Popen(cmd, cwd=REPO, env=full_env, stdout=subprocess.PIPE,

@@ -1,4 +1,4 @@
-"""The Spark driver JVM started directly (engine/gateway.py), with real JVMs: its command is
+"""The Spark driver JVM started directly (engine/spark/gateway.py), with real JVMs: its command is
 the one Spark's own launcher builds; sessions started either way work; a JVM that dies
 while starting is reported, and the next start works; the start's warm-up reaches Spark."""
 
@@ -8,7 +8,7 @@ import os
 import subprocess
 import sys
 
-from engine import gateway, session
+from engine.spark import gateway, jvm, session
 from tests.conftest import REPO
 
 
@@ -17,7 +17,7 @@ def launcher_command(conf: dict[str, str], home: str) -> list[str]:
     args = [arg for key, value in conf.items() for arg in ("--conf", f"{key}={value}")]
     env = {**os.environ, "SPARK_HOME": home, "SPARK_CONF_DIR": os.path.join(home, "conf"),
            "SPARK_SCALA_VERSION": "2.13", "SPARK_ENV_LOADED": "1"}
-    out = subprocess.run([gateway.cds.java_path(), "-Xmx128m", "-cp", os.path.join(home, "jars", "*"),
+    out = subprocess.run([jvm.java_path(), "-Xmx128m", "-cp", os.path.join(home, "jars", "*"),
                           "org.apache.spark.launcher.Main", "org.apache.spark.deploy.SparkSubmit",
                           *args, "pyspark-shell"], env=env, capture_output=True, check=True).stdout
     return [arg for arg in out.decode().split("\0\n", 1)[1].split("\0") if arg]
@@ -35,7 +35,7 @@ def test_the_direct_command_is_the_one_sparks_launcher_builds(tmp_path):
     conf = {**session.base_conf(tmp_root=str(tmp_path), profile="startup"),
             "spark.driver.memory": "700m", "spark.sql.shuffle.partitions": "3",
             "spark.driver.extraJavaOptions": "-XX:+UseSerialGC -Dlmr.probe='a b'"}
-    home = gateway.spark_home()
+    home = jvm.spark_home()
     assert gateway.why_not_direct(conf, home) is None
     ours, theirs = split(gateway.command(conf, home)), split(launcher_command(conf, home))
     assert ours[0] == theirs[0]
@@ -50,7 +50,7 @@ def run_python(code: str, **env: str) -> subprocess.CompletedProcess:
 
 QUERY_BOTH_WAYS = """
 from pyspark import SparkContext
-from engine import session
+from engine.spark import session
 for attempt in range(2):   # a second session after the first one's JVM exited
     spark = session.get_spark()
     print(session.is_started(), SparkContext._gateway.proc.args[0],
@@ -81,7 +81,7 @@ def test_spark_submit_still_starts_a_session_when_asked_to():
 
 def test_a_jvm_that_dies_while_starting_is_reported_and_the_next_start_works():
     code = """
-from engine import session
+from engine.spark import session
 try:
     session.get_spark({"spark.driver.memory": "lots"})
 except Exception as exc:

@@ -82,7 +82,7 @@ def test_event_fixtures_have_the_shape_the_state_machine_sends():
     reduce = states["Reduce"]["Parameters"]["Payload"]
     assert {k.removesuffix(".$") for k in reduce} == set(event("reducer.json", JOB_ID="j", BUCKET="b"))
     # A local worker is handed the same events (one entry, engine/worker.py, two callers).
-    from engine.planning import InputFile, MapTask
+    from engine.job.planning import InputFile, MapTask
     from engine.worker import task_event
 
     task = MapTask("t0", (InputFile("/d/a.txt", 3),))

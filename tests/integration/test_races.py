@@ -17,11 +17,11 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from engine.layout import JobLayout
-from engine.output import publish
-from engine.planning import plan_job
-from engine.spec import load_manifest
-from engine.storage import Storage, join
+from engine.job.layout import JobLayout
+from engine.job.planning import plan_job
+from engine.job.spec import load_manifest
+from engine.store.publish import publish
+from engine.store.storage import Storage, join
 from engine.tasks import run_map_task
 from tests.oracles import word_counts
 

@@ -11,7 +11,7 @@ import subprocess
 
 import pytest
 
-from engine.layout import JobLayout
+from engine.job.layout import JobLayout
 from tests.conftest import run_local
 
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -69,9 +69,9 @@ def test_report_timeline_has_one_bar_per_task_in_a_real_browser(partial_job, tmp
 
 
 def test_cost_estimate_is_the_tasks_gb_seconds(partial_job, monkeypatch):
-    from engine.job_report import estimate_cost
-    from engine.status import read_status
-    from engine.storage import Storage
+    from engine.job.report import estimate_cost
+    from engine.job.status import read_status
+    from engine.store.storage import Storage
 
     status, spec = partial_job
     written = json.loads(open(JobLayout(spec.work_dir, spec.job_id).status_json).read())

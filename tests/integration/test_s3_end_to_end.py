@@ -7,7 +7,7 @@ import json
 
 import pandas as pd
 
-from engine.cli import main
+from engine.cli.main import main
 from tests.oracles import crawl_records, p90_by_language, percentile_bounds
 
 
@@ -74,9 +74,9 @@ def test_missing_s3_inputs_are_named_and_nothing_is_written(s3, bucket, capsys):
 
 
 def test_an_input_deleted_after_planning_fails_at_once_and_is_named(s3, bucket, tmp_path, spark):
-    from engine.planning import plan_job
-    from engine.runners.local import LocalRunner
-    from engine.spec import load_manifest
+    from engine.job.planning import plan_job
+    from engine.job.spec import load_manifest
+    from engine.local.runner import LocalRunner
 
     for name in ("a", "b"):
         s3.put_object(Bucket=bucket, Key=f"in/{name}.txt", Body=b"some words here\n")

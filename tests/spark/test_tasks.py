@@ -8,10 +8,10 @@ import shutil
 import pytest
 
 from engine.errors import RejectedRecordsError
-from engine.layout import JobLayout
-from engine.planning import plan_job
-from engine.spec import load_manifest
-from engine.storage import Storage
+from engine.job.layout import JobLayout
+from engine.job.planning import plan_job
+from engine.job.spec import load_manifest
+from engine.store.storage import Storage
 from engine.tasks import run_map_task
 from tests.conftest import run_local
 from tests.oracles import crawl_records

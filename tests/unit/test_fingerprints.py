@@ -1,4 +1,4 @@
-"""The hashes of a job's code (engine/fingerprints.py): which edits change which hash.
+"""The hashes of a job's code (engine/job/fingerprints.py): which edits change which hash.
 The job's module is written into a temporary package and edited as a user would."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from engine.fingerprints import code_fingerprints
+from engine.job.fingerprints import code_fingerprints
 
 PACKAGE = "lmrprintjobs"
 
@@ -94,7 +94,7 @@ def test_the_combiner_hash_follows_only_combine(module):
 
 
 def test_changed_code_is_a_new_job(module, tmp_path):
-    from engine.spec import ManifestParser
+    from engine.job.spec import ManifestParser
 
     def job_id(source: str) -> str:
         module(source)

@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from engine import cds, gateway, session
+from engine.spark import cds, gateway, jvm, session
 
 MB = 2**20
 
@@ -106,14 +106,14 @@ def spark_home(tmp_path, monkeypatch):
     for name in ("spark-core_2.13-4.3.0.jar", "slf4j-api-2.0.17.jar", "scala-library-2.13.18.jar"):
         (tmp_path / "jars" / name).write_bytes(b"")
     monkeypatch.setenv("SPARK_HOME", str(tmp_path))
-    monkeypatch.setattr(cds, "java_path", lambda: "/opt/jdk/bin/java")
+    monkeypatch.setattr(jvm, "java_path", lambda: "/opt/jdk/bin/java")
     return tmp_path
 
 
 def test_the_direct_command_carries_the_conf_memory_and_java_options(spark_home):
     conf = {"spark.master": "local[2]", "spark.driver.memory": "700m",
             "spark.driver.extraJavaOptions": "-XX:+UseSerialGC -Dx='a b'"}
-    assert gateway.spark_home() == str(spark_home)
+    assert jvm.spark_home() == str(spark_home)
     assert gateway.why_not_direct(conf, str(spark_home)) is None
     cmd = gateway.command(conf, str(spark_home))
     jars = spark_home / "jars"
@@ -136,7 +136,7 @@ def test_the_direct_command_carries_the_conf_memory_and_java_options(spark_home)
      "conf/spark-defaults.conf exists"),
     (lambda home, mp: (home / "jars" / "spark-core_2.13-4.3.0.jar").rename(home / "jars" / "spark-core_2.13-3.5.1.jar"),
      "no Spark 4 jars"),
-    (lambda home, mp: mp.setattr(cds, "java_path", lambda: None), "no java found"),
+    (lambda home, mp: mp.setattr(jvm, "java_path", lambda: None), "no java found"),
 ])
 def test_what_the_direct_command_does_not_reproduce_falls_back_to_spark_submit(spark_home, monkeypatch, setup, reason):
     setup(spark_home, monkeypatch)

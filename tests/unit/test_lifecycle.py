@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from engine.errors import RetriesExhaustedError, StorageError, UserCodeError
-from engine.lifecycle import final_error, may_retry
+from engine.job.lifecycle import final_error, may_retry
 
 
 def test_a_retryable_error_is_retried_as_many_times_as_the_manifest_says():
@@ -23,7 +23,7 @@ def test_the_last_attempts_retryable_error_becomes_permanent_and_names_the_origi
 
 
 def _status(state: str, runs: int):
-    from engine.status import JobStatus
+    from engine.job.status import JobStatus
 
     return JobStatus(job_id="j", name="j", mode="MAPPER_AND_REDUCER", state=state, tasks_total=1,
                      tasks_succeeded=0, tasks_failed=0, rows_in=0, rows_out=0, rejected=0, bytes_in=0,
@@ -32,7 +32,7 @@ def _status(state: str, runs: int):
 
 
 def test_what_submitting_a_job_that_ran_before_does():
-    from engine.lifecycle import decide_start
+    from engine.job.lifecycle import decide_start
 
     cases = [
         (None, None, ("new", 1)),

@@ -10,11 +10,11 @@ PROBE = """
 import sys
 sys.modules["pyspark"] = None          # any `import pyspark...` now raises ImportError
 import json, tempfile, os
-from engine.spec import load_manifest
-from engine.planning import plan_job, save_plan
-from engine.status import build_status
-from engine.storage import Storage
-import engine, engine.layout, engine.validate
+from engine.job.spec import load_manifest
+from engine.job.planning import plan_job, save_plan
+from engine.job.status import build_status
+from engine.store.storage import Storage
+import engine, engine.job.layout, engine.cli.validate
 d = tempfile.mkdtemp()
 open(os.path.join(d, "a.jsonl"), "w").write("{}")
 open(os.path.join(d, "m.json"), "w").write(json.dumps({"name": "n", "mapper": "jobs.crawl:ExtractDocuments",

@@ -8,10 +8,10 @@ import os
 import pytest
 
 from engine.errors import PlanError
-from engine.layout import JobLayout
-from engine.planning import plan_job, save_plan
-from engine.spec import load_manifest
-from engine.storage import Storage
+from engine.job.layout import JobLayout
+from engine.job.planning import plan_job, save_plan
+from engine.job.spec import load_manifest
+from engine.store.storage import Storage
 
 BASE = {"name": "p", "mapper": "jobs.crawl:ExtractDocuments",
         "reducer": "jobs.crawl:P90ContentLengthByLanguage", "output": {"path": "out"}}

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import io
 
-from engine.report import Progress
-from engine.results import MapResult
+from engine.cli.progress import Progress
+from engine.job.results import MapResult
 
 
 def result(task_id: str, rows: int, status: str = "SUCCEEDED") -> MapResult:
@@ -47,8 +47,8 @@ def test_a_bad_price_setting_names_the_variable(monkeypatch):
     import pytest
 
     from engine.errors import EngineError
-    from engine.job_report import estimate_cost
-    from engine.status import JobStatus
+    from engine.job.report import estimate_cost
+    from engine.job.status import JobStatus
 
     status = JobStatus(job_id="j", name="j", mode="MAPPER_AND_REDUCER", state="SUCCEEDED", tasks_total=1,
                        tasks_succeeded=1, tasks_failed=0, rows_in=1, rows_out=1, rejected=0, bytes_in=1,

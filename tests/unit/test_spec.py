@@ -7,7 +7,7 @@ import json
 import pytest
 
 from engine.errors import ManifestError
-from engine.spec import JobSpec, load_manifest
+from engine.job.spec import JobSpec, load_manifest
 
 GOOD = {
     "name": "crawl-p90",
@@ -140,7 +140,7 @@ def test_job_packages_are_configurable(tmp_path, monkeypatch):
 
 
 def test_driver_memory_follows_lambda_memory_and_respects_sparks_floor(monkeypatch):
-    from engine.session import driver_memory
+    from engine.spark.session import driver_memory
 
     monkeypatch.delenv("LMR_DRIVER_MEMORY", raising=False)
     monkeypatch.setenv("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "3008")

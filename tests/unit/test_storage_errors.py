@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import pytest
-from botocore.exceptions import ClientError, ConnectTimeoutError, EndpointConnectionError
+from botocore.exceptions import (
+    ClientError,
+    ConnectTimeoutError,
+    EndpointConnectionError,
+)
 
 from engine.errors import PermanentStorageError, StorageError, is_retryable
-from engine.storage import classify
+from engine.store.storage import classify
 
 
 def client_error(code: str, status: int) -> ClientError:
@@ -43,7 +47,7 @@ def test_a_marker_listing_anything_but_plain_file_names_is_not_lmrs():
     (or '..') could reach elsewhere, so such a marker is treated as someone else's."""
     import json
 
-    from engine.output import PUBLISHER, parse_marker
+    from engine.store.publish import PUBLISHER, parse_marker
 
     def marker(*files):
         return json.dumps({"published_by": PUBLISHER, "files": list(files)})

@@ -1,0 +1,124 @@
+"""Human-readable progress lines and the end-of-job summary table."""
+
+from __future__ import annotations
+
+import sys
+import time
+
+from ..job.results import CACHED, SKIPPED
+from ..job.status import FAILED, JobStatus
+from ..store.storage import basename
+
+
+def _short(uris: list[str]) -> str:
+    first = basename(uris[0]) if uris else ""
+    return first + (f" (+{len(uris) - 1})" if len(uris) > 1 else "")
+
+
+def format_event(event: dict, total: int) -> str | None:
+    kind = event["event"]
+    if kind == "job_started":
+        return f"job {event['job_id']}: {event['tasks']} map tasks, work dir {event['work_dir']}"
+    if kind == "task_done":
+        r = event["result"]
+        note = ("skipped (committed earlier)" if r.status == SKIPPED
+                else f"cached (from job {r.source_job})" if r.status == CACHED else f"{r.duration_ms / 1000:.1f}s")
+        return (f"  {r.task_id} ok    {r.rows_in:>9,} in {r.rows_out:>9,} out {r.rejected:>6,} rejected"
+                f"  {note}  {_short(r.inputs)}")
+    if kind == "task_retry":
+        e = event["error"]
+        return (f"  {event['task_id']} retry attempt {event['attempt'] + 1} in {event['delay_s']:.1f}s"
+                f" after {e['errorType']}: {e['errorMessage'].splitlines()[0][:200]}")
+    if kind == "task_failed":
+        e = event["error"]
+        return (f"  {event['task_id']} FAILED after {event['attempts']} attempt(s): {e['errorType']}: "
+                f"{e['errorMessage'].splitlines()[0][:300]}  {_short(event['inputs'])}")
+    if kind == "reduce_started":
+        return "  reduce: started"
+    if kind == "reduce_done":
+        r = event["result"]
+        return f"  reduce: ok {r.rows_in:,} rows in, {r.rows_out:,} out, {r.duration_ms / 1000:.1f}s"
+    if kind == "reduce_skipped":
+        return f"  reduce: not run: {event['reason']}"
+    if kind == "reduce_failed":
+        e = event["error"]
+        return f"  reduce: FAILED {e['errorType']}: {e['errorMessage'].splitlines()[0][:300]}"
+    return None
+
+
+def format_summary(status: JobStatus, max_rows: int = 20) -> str:
+    lines = [f"\njob {status.job_id}  {status.state}  in {status.duration_s:.1f}s"]
+    header = f"  {'task':<8} {'status':<9} {'rows in':>10} {'rows out':>10} {'rejected':>9} {'secs':>7}  input"
+    lines.append(header)
+    tasks = sorted(status.tasks, key=lambda r: -r.duration_ms)[:max_rows]
+    for r in sorted(tasks, key=lambda r: r.task_id):
+        lines.append(f"  {r.task_id:<8} {r.status:<9} {r.rows_in:>10,} {r.rows_out:>10,} {r.rejected:>9,}"
+                     f" {r.duration_ms / 1000:>7.1f}  {_short(r.inputs)}")
+    for f in status.failed:
+        lines.append(f"  {f.task_id:<8} {'FAILED':<9} {'':>10} {'':>10} {'':>9} {'':>7}  {_short(f.inputs)}"
+                     f"  {f.error_type}: {f.error.splitlines()[0][:160]}")
+    if status.tasks_cached:
+        sources = sorted({r.source_job for r in status.tasks if r.status == CACHED})
+        lines.append(f"  {status.tasks_cached} task(s) reused from the cache (job {', '.join(sources[:3])}"
+                     f"{', ...' if len(sources) > 3 else ''})")
+    if len(status.tasks) > max_rows:
+        lines.append(f"  ... {len(status.tasks) - max_rows} more tasks (the {max_rows} slowest shown)")
+    lines.append(f"  {'total':<8} {status.tasks_succeeded:>4}/{status.tasks_total:<4} "
+                 f"{status.rows_in:>10,} {status.rows_out:>10,} {status.rejected:>9,}")
+    if status.reduce:
+        lines.append(f"  reduce: {status.reduce.rows_in:,} rows in -> {status.reduce.rows_out:,} rows out "
+                     f"in {status.reduce.duration_ms / 1000:.1f}s")
+    if status.state != FAILED:
+        lines.append(f"  output: {status.output}")
+    return "\n".join(lines)
+
+
+class Progress:
+    """Turns runner events into output: on a terminal a live bar (tasks done / failed /
+    running, rows, throughput, ETA) with failures and retries printed above it; otherwise
+    one plain line per event, fit for CI logs."""
+
+    def __init__(self, total: int, live: bool, stream=None):
+        self.total, self.live, self.stream = total, live, stream or sys.stdout
+        self.done = self.failed = self.running = self.rows = self.bytes = 0
+        self.started = time.monotonic()
+
+    def update(self, event: dict) -> str | None:
+        kind = event["event"]
+        if kind == "task_started":
+            self.running += 1
+        elif kind == "task_done":
+            result = event["result"]
+            self.done += 1
+            self.running -= result.status not in (SKIPPED, CACHED)   # those never started
+            self.rows += result.rows_in
+            self.bytes += result.bytes_in
+        elif kind in ("task_failed", "task_retry") and event.get("task_id") != "reduce":
+            self.running -= 1
+            self.failed += kind == "task_failed"
+        line = format_event(event, self.total)
+        if not self.live:
+            return line
+        self._clear()
+        if line and kind not in ("task_done", "task_started"):
+            print(line, file=self.stream)
+        self.stream.write(self.bar())
+        self.stream.flush()
+        return None
+
+    def bar(self, width: int = 30) -> str:
+        elapsed = max(time.monotonic() - self.started, 1e-6)
+        finished = self.done + self.failed
+        filled = int(width * finished / self.total) if self.total else width
+        eta = (elapsed / finished * (self.total - finished)) if finished else None
+        return (f"[{'#' * filled}{'-' * (width - filled)}] {self.done}/{self.total} done, "
+                f"{self.failed} failed, {max(self.running, 0)} running | {self.rows:,} rows | "
+                f"{self.bytes / elapsed / 1e6:.1f} MB/s | ETA {'?' if eta is None else f'{eta:.0f}s'}")
+
+    def _clear(self) -> None:
+        self.stream.write("\r\033[K")
+
+    def close(self) -> None:
+        if self.live:
+            self._clear()
+            self.stream.flush()

@@ -1,0 +1,37 @@
+"""``lmr validate``: every problem with a manifest and its inputs, without running it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..errors import ManifestError, PlanError, Problem
+from ..job.planning import list_input_files
+from ..job.spec import JobSpec, ManifestParser, manifest_dir, read_manifest
+from ..store.storage import Storage
+
+
+def validate_manifest(uri: str, overrides: dict[str, Any] | None = None,
+                      storage: Storage | None = None,
+                      work_dir: str | None = None) -> tuple[JobSpec | None, list[Problem], int]:
+    """(spec or None, every problem found, number of input files found)."""
+    storage = storage or Storage()
+    try:
+        data = read_manifest(uri, overrides, storage=storage)
+    except ManifestError as exc:
+        return None, exc.problems, 0
+    parser = ManifestParser(uri, manifest_dir(uri), check_classes=True, work_dir=work_dir)
+    spec, problems = None, []
+    try:
+        spec = parser.parse(data)
+    except ManifestError as exc:
+        problems.extend(exc.problems)
+    inp = spec.input if spec else getattr(parser, "input", None)
+    found = 0
+    # The input files are checked even when other fields are wrong: report it all at once.
+    if inp is not None and (inp.files or inp.prefix or inp.list) and not any(
+            p.field.startswith("input") for p in problems):
+        try:
+            found = len(list_input_files(inp, storage, uri, output=spec.output.path if spec else None))
+        except PlanError as exc:
+            problems.extend(exc.problems)
+    return (spec if not problems else None), problems, found

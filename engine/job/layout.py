@@ -1,0 +1,118 @@
+"""The one place that knows where a job's files live.
+
+::
+
+    <root>/jobs/<job_id>/job.json                  resolved spec
+    <root>/jobs/<job_id>/tasks.json                plan: one item per map task
+    <root>/jobs/<job_id>/runs/<n>/tasks.json       the map tasks run <n> has to run (AWS reads it)
+    <root>/jobs/<job_id>/intermediate/<task_id>/   <attempt>/ Parquet parts; _COMMITTED (created
+                                                   once, conditionally: lists the winner's parts,
+                                                   or points at another job's: CACHED)
+    <root>/jobs/_cache/<key>.json                  "cache": the job and task that committed a key
+    <root>/jobs/<job_id>/errors/<task_id>.jsonl    rejected records, with file + reason
+    <root>/jobs/<job_id>/failures/<task_id>.json   the last error of a task that has not committed
+    <root>/jobs/_map-runs/<map run id>/            Step Functions' ResultWriter output (AWS)
+    <root>/jobs/<job_id>/publish/<attempt>.json    files a publish attempt writes into the output
+    <root>/jobs/<job_id>/status.json               job state, counts, timings, failed inputs
+    <root>/jobs/<job_id>/logs/<task_id>.log        a task's output, every attempt (local runs)
+    <root>/jobs/<job_id>/report.html               timeline, slowest tasks, failures, cost
+    <bucket>/manifests/<name>.json                 AWS: an upload here starts a job
+
+``root`` is a local folder or an S3 URI; every path here is built with
+:func:`engine.store.storage.join`, never with f-strings elsewhere.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..store.storage import join
+
+COMMITTED = "_COMMITTED"
+# Written last into a published output folder; readers trust the folder only if it is there.
+OUTPUT_MARKER = "_SUCCESS"
+# The deployed stack's coordinator is notified of every *.json uploaded under this prefix.
+MANIFESTS_PREFIX = "manifests"
+# In the stack's bucket, jobs read only under inputs/ and write only under outputs/.
+DATA_PREFIXES = ("inputs", "outputs")
+
+
+def engine_area(root: str) -> str:
+    """The folder under a work dir that holds every job's own files (jobs/<id>/...)."""
+    return join(root, "jobs", "")
+
+
+def manifest_upload(bucket_root: str, name: str) -> str:
+    return join(bucket_root, MANIFESTS_PREFIX, f"{name}.json")
+
+
+def data_locations(bucket_root: str) -> tuple[str, ...]:
+    """The folders a deployed stack lets manifests name (its LMR_ALLOWED_LOCATIONS)."""
+    return tuple(join(bucket_root, prefix, "") for prefix in DATA_PREFIXES)
+
+
+@dataclass(frozen=True)
+class JobLayout:
+    root: str
+    job_id: str
+
+    @property
+    def job_dir(self) -> str:
+        """The job's folder, with a trailing '/': as a prefix it never matches a sibling
+        job whose id starts the same (``jobs/a-1/`` is not ``jobs/a-1-x/``)."""
+        return join(self.root, "jobs", self.job_id, "")
+
+    @property
+    def job_json(self) -> str:
+        return join(self.job_dir, "job.json")
+
+    @property
+    def tasks_json(self) -> str:
+        return join(self.job_dir, "tasks.json")
+
+    @property
+    def status_json(self) -> str:
+        return join(self.job_dir, "status.json")
+
+    def run_tasks(self, run: int) -> str:
+        """The map tasks one run of the job has to run: those not committed when it began."""
+        return join(self.job_dir, "runs", str(run), "tasks.json")
+
+    def cache_entry(self, key: str) -> str:
+        """The work dir's cache entry for a map task's key (engine/job/cache.py)."""
+        return join(self.root, "jobs", "_cache", f"{key}.json")
+
+    def intermediate(self, task_id: str) -> str:
+        return join(self.job_dir, "intermediate", task_id)
+
+    def attempt_dir(self, task_id: str, attempt: str) -> str:
+        """One attempt's parts: its own folder, so that it never writes over another's."""
+        return join(self.intermediate(task_id), attempt, "")
+
+    def part(self, task_id: str, name: str) -> str:
+        """A part a commit marker lists (``<attempt>/<file>``, relative to the task folder)."""
+        return join(self.intermediate(task_id), name)
+
+    def publish_intent(self, attempt: str) -> str:
+        """What one publish attempt is about to write into the destination (S3)."""
+        return join(self.job_dir, "publish", f"{attempt}.json")
+
+    def committed_marker(self, task_id: str) -> str:
+        return join(self.intermediate(task_id), COMMITTED)
+
+    def task_log(self, task_id: str) -> str:
+        return join(self.job_dir, "logs", f"{task_id}.log")
+
+    @property
+    def report_html(self) -> str:
+        return join(self.job_dir, "report.html")
+
+    def errors(self, task_id: str) -> str:
+        return join(self.job_dir, "errors", f"{task_id}.jsonl")
+
+    def failure(self, task_id: str) -> str:
+        return join(self.job_dir, "failures", f"{task_id}.json")
+
+
+def output_marker(output_path: str) -> str:
+    return join(output_path, OUTPUT_MARKER)

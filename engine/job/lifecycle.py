@@ -1,0 +1,173 @@
+"""A job's lifecycle, the same locally and on AWS: how a job starts when it ran before,
+when a failed task is tried again, and how a run ends. The local runner, the CLI, the
+coordinator and the finalize Lambda all call this module; none re-implements it.
+Importable without pyspark.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, replace
+
+from ..errors import RetriesExhaustedError, is_retryable
+from ..store.storage import Storage
+from . import cache
+from .commits import committed_result, committed_results, recorded_failure
+from .layout import JobLayout
+from .planning import MapTask, Plan, save_plan
+from .results import CACHED, ReduceResult
+from .spec import JobSpec
+from .status import (
+    RUNNING,
+    SUCCEEDED,
+    FailedTask,
+    JobStatus,
+    build_status,
+    read_status,
+    write_status,
+)
+
+
+def may_retry(error_type: str, attempt: int, retries: int) -> bool:
+    """Whether attempt number ``attempt`` (1 = the first), which failed with
+    ``error_type``, gets another: only for a retryable error, ``retries`` times at most."""
+    return is_retryable(error_type) and attempt <= retries
+
+
+def final_error(exc: BaseException, attempt: int, retries: int) -> BaseException:
+    """The error a failed attempt reports: ``exc`` itself while another attempt may follow
+    (or when it is permanent anyway), else a permanent :class:`RetriesExhaustedError`
+    naming it, so that no retrier (the state machine's included) tries again."""
+    error_type = type(exc).__name__
+    if not is_retryable(error_type) or may_retry(error_type, attempt, retries):
+        return exc
+    return RetriesExhaustedError(f"{error_type} on attempt {attempt} of {retries + 1} "
+                                 f"(the job's retries: {retries}): {exc}")
+
+
+# Errors that only say how a task failed (retryable, or out of retries), not why.
+WRAPPERS = ("RetryableTaskError", "RetriesExhaustedError")
+
+
+def root_cause(spec: JobSpec, task_id: str, error: dict, storage: Storage) -> dict:
+    """What a failed task's status says: the error its last attempt recorded (finalize on
+    AWS reads the same record), rather than the wrapper the retriers saw."""
+    if error.get("errorType") not in WRAPPERS:
+        return error
+    return recorded_failure(spec, task_id, storage) or error
+
+
+# --- starting a job: what to do when it ran before ---------------------------------------
+
+NEW, RESUME, DONE, ALIVE = "new", "resume", "done", "alive"
+
+
+@dataclass(frozen=True)
+class Start:
+    """What submitting a job does: ``new`` (run 1), ``resume`` (run ``run``, keeping the
+    committed tasks), ``done`` (it SUCCEEDED: not recomputed) or ``alive`` (a run is
+    going on: nothing to do)."""
+
+    action: str
+    run: int
+    previous: JobStatus | None
+
+
+def last_run(previous: JobStatus | None) -> int:
+    return max((r["run"] for r in previous.runs), default=1) if previous else 0
+
+
+def decide_start(previous: JobStatus | None, *, run_alive: bool | None = None) -> Start:
+    """The one rule, locally and on AWS. ``run_alive`` says whether the last run of a job
+    whose status is RUNNING is still going: True (leave it), False (it died: resume), or
+    None (it never started: start that run now)."""
+    if previous is None:
+        return Start(NEW, 1, None)
+    if previous.state == SUCCEEDED:
+        return Start(DONE, last_run(previous), previous)
+    if previous.state == RUNNING and run_alive:
+        return Start(ALIVE, last_run(previous), previous)
+    if previous.state == RUNNING and run_alive is None:
+        return Start(RESUME, last_run(previous), previous)
+    return Start(RESUME, last_run(previous) + 1, previous)
+
+
+def next_start(previous: JobStatus | None) -> Start:
+    """A run that the caller has decided on (``lmr run`` after :func:`decide_start`)."""
+    return Start(RESUME if previous else NEW, last_run(previous) + 1, previous)
+
+
+def begin(plan: Plan, storage: Storage, start: Start,
+          execution: str | None = None) -> tuple[JobStatus, list[MapTask]]:
+    """Save the plan, work out which map tasks this run has to run (saved for the state
+    machine to read) and write a RUNNING status recording the run. Returns the status
+    and those tasks."""
+    save_plan(plan, storage)
+    pending = pending_tasks(plan, start, storage)
+    if plan.spec.uses_mapper:
+        storage.write_text(JobLayout(plan.spec.work_dir, plan.job_id).run_tasks(start.run),
+                           json.dumps([t.to_dict() for t in pending]))
+    now = time.time()
+    run = {"run": start.run, "state": RUNNING, "started_at": now, "finished_at": None}
+    if execution:
+        run["execution"] = execution
+    status = build_status(plan.spec, [], [], None, now, now, runs=_with_run(start.previous, run))
+    status = replace(status, state=RUNNING, tasks_total=len(plan.tasks), tasks_failed=0, reason="")
+    write_status(status, plan.spec.work_dir, storage)
+    return status, pending
+
+
+def pending_tasks(plan: Plan, start: Start, storage: Storage) -> list[MapTask]:
+    """The map tasks without a commit marker, after reusing what the cache has (with
+    ``"cache": true``). A CACHED marker whose source job was deleted since is removed:
+    that task runs again."""
+    spec = plan.spec
+    if not spec.uses_mapper:
+        return []
+    if start.previous is None and not spec.cache:
+        return list(plan.tasks)   # a new job has committed nothing
+    layout, pending = JobLayout(spec.work_dir, spec.job_id), []
+    for task in plan.tasks:
+        marker = committed_result(spec, task.task_id, storage)
+        if marker is not None and marker.status == CACHED and not cache.pointer_stands(spec, marker, storage):
+            storage.delete(layout.committed_marker(task.task_id))
+            marker = None
+        if marker is None and spec.cache:
+            found = cache.lookup(spec, task, storage)
+            marker = cache.reuse(spec, task, *found, storage) if found else None
+        if marker is None:
+            pending.append(task)
+    return pending
+
+
+def finish(spec: JobSpec, tasks: list[MapTask], reduce: ReduceResult | None, reason: str,
+           storage: Storage) -> JobStatus:
+    """End the job's current run: its status computed from the commit markers and the
+    recorded failures (the same wherever the tasks ran), then the report."""
+    from .report import write_report
+
+    results = committed_results(spec, tasks, storage) if spec.uses_mapper else {}
+    failed = []
+    for task in tasks if spec.uses_mapper else ():
+        if task.task_id not in results:
+            record = recorded_failure(spec, task.task_id, storage) or {
+                "errorType": "TaskNotCommitted", "errorMessage": "the task never committed its output"}
+            failed.append(FailedTask(task.task_id, task.input_uris, record["errorType"], record["errorMessage"],
+                                     record.get("attempts", 0), record.get("started_at", 0.0),
+                                     record.get("finished_at", 0.0)))
+    running = read_status(spec.work_dir, spec.job_id, storage)
+    now = time.time()
+    started = running.started_at if running is not None else now
+    status = build_status(spec, list(results.values()), failed, reduce, started, now, reason)
+    run = dict(running.runs[-1]) if running is not None and running.runs else {"run": 1, "started_at": started}
+    run.update(state=status.state, finished_at=now)
+    status = replace(status, runs=_with_run(running, run))
+    write_status(status, spec.work_dir, storage)
+    write_report(status, spec.work_dir, storage)
+    return status
+
+
+def _with_run(previous: JobStatus | None, run: dict) -> list[dict]:
+    earlier = [r for r in (previous.runs if previous else []) if r["run"] != run["run"]]
+    return sorted([*earlier, run], key=lambda r: r["run"])

@@ -1,0 +1,196 @@
+"""jobs/<id>/report.html: a self-contained page (no network) with a timeline of the job's
+tasks, the slowest ones, failed inputs with their errors, totals and a cost estimate.
+
+The page embeds the job's status as JSON; a small inline script draws the timeline as
+SVG, one bar per map task (cold starts darker, failures red, retries labelled) plus
+one for the reducer.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import os
+
+from ..errors import EngineError
+from ..store.storage import Storage
+from .layout import JobLayout
+from .results import CACHED, SUCCEEDED
+from .status import JobStatus
+
+MEMORY_ENV, PRICE_ENV = "LMR_LAMBDA_MEMORY_MB", "LMR_LAMBDA_PRICE_GB_S"
+DEFAULT_MEMORY_MB = 3008                  # template.yaml's mapper/reducer default
+DEFAULT_PRICE_GB_S = 0.0000166667         # AWS Lambda x86, us-east-1 list price
+PRICE_PER_REQUEST = 0.20 / 1_000_000
+PRICE_PER_TRANSITION = 0.025 / 1000       # Step Functions Standard
+TRANSITIONS_PER_TASK = 3                  # child execution start, task, end
+
+
+def ran_now(task, status: JobStatus) -> bool:
+    """Whether a committed task ran in the job's latest run (not an earlier run's, not
+    reused from the cache)."""
+    return task.status == SUCCEEDED and task.started_at >= status.started_at
+
+
+def task_seconds(status: JobStatus) -> float:
+    """Compute seconds the job's latest run used: the map tasks it ran (failed ones
+    included) and the reducer."""
+    done = sum(t.duration_ms for t in status.tasks if ran_now(t, status)) / 1000
+    failed = sum(max(0.0, f.finished_at - f.started_at) for f in status.failed)
+    return done + failed + (status.reduce.duration_ms / 1000 if status.reduce else 0.0)
+
+
+def _env_number(name: str, default: float) -> float:
+    raw = os.environ.get(name)
+    if raw is None:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if value <= 0:
+        raise EngineError(f"{name}={raw!r}: must be a positive number")
+    return value
+
+
+def estimate_cost(status: JobStatus) -> dict:
+    """What the job's work costs on Lambda at the configured memory and price. For a local
+    run this is a projection: the same task durations, billed as Lambda would bill them."""
+    memory_mb = int(_env_number(MEMORY_ENV, DEFAULT_MEMORY_MB))
+    price = _env_number(PRICE_ENV, DEFAULT_PRICE_GB_S)
+    seconds = task_seconds(status)
+    gb_seconds = seconds * memory_mb / 1024
+    invocations = sum(t.attempts for t in status.tasks if ran_now(t, status)) + sum(f.attempts for f in status.failed) + 2
+    lambda_cost = gb_seconds * price + invocations * PRICE_PER_REQUEST
+    states_cost = (status.tasks_total * TRANSITIONS_PER_TASK + 6) * PRICE_PER_TRANSITION
+    return {"memory_mb": memory_mb, "price_gb_s": price, "task_seconds": round(seconds, 3),
+            "gb_seconds": round(gb_seconds, 3), "invocations": invocations,
+            "lambda_usd": round(lambda_cost, 9), "step_functions_usd": round(states_cost, 9),
+            "total_usd": round(lambda_cost + states_cost, 9)}
+
+
+def report_data(status: JobStatus) -> dict:
+    def bar(t) -> dict:
+        state = "ok" if ran_now(t, status) else "cached" if t.status == CACHED else "skipped"
+        start = t.started_at if state == "ok" else status.started_at   # a thin mark: it did not run
+        return {"task_id": t.task_id, "start": start, "end": start + (t.duration_ms / 1000 if state == "ok" else 0),
+                "state": state, "cold": t.cold_start, "attempts": t.attempts, "input": ", ".join(t.inputs),
+                "rows_out": t.rows_out, "source_job": t.source_job}
+
+    bars = [bar(t) for t in status.tasks]
+    bars += [{"task_id": f.task_id, "start": f.started_at or status.started_at,
+              "end": f.finished_at or status.finished_at, "state": "failed", "cold": False,
+              "attempts": f.attempts, "input": ", ".join(f.inputs), "error": f"{f.error_type}: {f.error}"}
+             for f in status.failed]
+    reduce = None
+    if status.reduce:
+        reduce = {"start": status.reduce.started_at,
+                  "end": status.reduce.started_at + status.reduce.duration_ms / 1000,
+                  "cold": status.reduce.cold_start}
+    return {"job": {k: v for k, v in status.to_dict().items() if k not in ("tasks", "failed")},
+            "bars": sorted(bars, key=lambda b: b["task_id"]), "reduce": reduce,
+            "cost": estimate_cost(status)}
+
+
+def render(status: JobStatus) -> str:
+    data = report_data(status)
+    cost = data["cost"]
+    slowest = sorted((t for t in status.tasks if ran_now(t, status)), key=lambda t: -t.duration_ms)[:10]
+    esc = html.escape
+    rows = "".join(f"<tr><td>{esc(t.task_id)}</td><td>{t.duration_ms / 1000:.2f}</td><td>{t.rows_in:,}</td>"
+                   f"<td>{t.rows_out:,}</td><td>{'cold' if t.cold_start else 'warm'}</td>"
+                   f"<td>{esc(', '.join(t.inputs))}</td></tr>" for t in slowest)
+    failures = "".join(f"<tr class='failed-row'><td>{esc(f.task_id)}</td><td>{esc(', '.join(f.inputs))}</td>"
+                       f"<td>{f.attempts}</td><td>{esc(f.error_type)}: {esc(f.error[:500])}</td></tr>"
+                       for f in status.failed) or "<tr><td colspan=4>none</td></tr>"
+    where = "projected onto Lambda" if not status.output.startswith("s3://") else "on Lambda"
+    # "</" must not end the script element early.
+    payload = json.dumps(data).replace("</", "<\\/")
+    return _PAGE.format(
+        title=esc(f"{status.job_id} {status.state}"), job_id=esc(status.job_id), state=esc(status.state),
+        state_class=status.state.lower(), duration=f"{status.duration_s:.1f}",
+        tasks=f"{status.tasks_succeeded}/{status.tasks_total}"
+              + (f" ({status.tasks_cached} reused from the cache)" if status.tasks_cached else ""), rows_in=f"{status.rows_in:,}",
+        rows_out=f"{status.rows_out:,}", rejected=f"{status.rejected:,}", output=esc(status.output),
+        reason=esc(status.reason or ""), slowest=rows, failures=failures, where=where,
+        memory=cost["memory_mb"], gb_seconds=f"{cost['gb_seconds']:,.1f}",
+        seconds=f"{cost['task_seconds']:,.1f}", lambda_usd=f"{cost['lambda_usd']:.4f}",
+        sfn_usd=f"{cost['step_functions_usd']:.4f}", total_usd=f"{cost['total_usd']:.4f}",
+        price=cost["price_gb_s"], data=payload)
+
+
+def write_report(status: JobStatus, work_dir: str, storage: Storage) -> str:
+    uri = JobLayout(work_dir, status.job_id).report_html
+    storage.write_text(uri, render(status))
+    return uri
+
+
+_PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>{title}</title>
+<style>
+ body {{ font: 14px system-ui, sans-serif; margin: 24px; color: #222; }}
+ h1 {{ font-size: 20px; }} .state {{ padding: 2px 8px; border-radius: 4px; color: #fff; }}
+ .succeeded {{ background: #2a7d2a; }} .partial {{ background: #c98a00; }} .failed {{ background: #b3261e; }}
+ table {{ border-collapse: collapse; margin: 8px 0 20px; }} td, th {{ border: 1px solid #ccc; padding: 3px 8px; text-align: left; }}
+ .task-bar.ok {{ fill: #5b9bd5; }} .task-bar.ok.cold {{ fill: #1f4e79; }} .task-bar.skipped {{ fill: #bbb; }}
+ .task-bar.cached {{ fill: #6aa84f; }}
+ .task-bar.failed {{ fill: #b3261e; }} .reduce-bar {{ fill: #7b3fa0; }} svg text {{ font-size: 11px; }}
+</style></head>
+<body>
+<h1>Job {job_id} <span class="state {state_class}">{state}</span></h1>
+<p>{tasks} map tasks succeeded in {duration} s &middot; rows in {rows_in}, out {rows_out}, rejected {rejected}
+ &middot; output <code>{output}</code></p>
+<p class="reason">{reason}</p>
+<h2>Timeline</h2>
+<p>One bar per map task: <svg width="12" height="10"><rect class="task-bar ok cold" width="12" height="10"/></svg> cold start,
+<svg width="12" height="10"><rect class="task-bar ok" width="12" height="10"/></svg> warm,
+<svg width="12" height="10"><rect class="task-bar failed" width="12" height="10"/></svg> failed,
+<svg width="12" height="10"><rect class="task-bar skipped" width="12" height="10"/></svg> committed by an earlier run,
+<svg width="12" height="10"><rect class="task-bar cached" width="12" height="10"/></svg> reused from the cache;
+&times;N = attempts.</p>
+<div id="timeline"></div>
+<h2>Cost estimate ({where}, {memory} MB)</h2>
+<table><tr><th>task seconds</th><th>GB-seconds</th><th>Lambda</th><th>Step Functions</th><th>total</th></tr>
+<tr><td>{seconds}</td><td>{gb_seconds}</td><td>${lambda_usd}</td><td>${sfn_usd}</td><td>${total_usd}</td></tr></table>
+<p>At ${price} per GB-second and $0.20 per million requests; Step Functions Standard at $0.025 per 1,000 transitions.</p>
+<h2>Slowest tasks</h2>
+<table><tr><th>task</th><th>seconds</th><th>rows in</th><th>rows out</th><th>start</th><th>input</th></tr>{slowest}</table>
+<h2>Failed inputs</h2>
+<table><tr><th>task</th><th>input</th><th>attempts</th><th>error</th></tr>{failures}</table>
+<script id="report-data" type="application/json">{data}</script>
+<script>
+(function () {{
+  var data = JSON.parse(document.getElementById("report-data").textContent);
+  var bars = data.bars, ns = "http://www.w3.org/2000/svg";
+  var t0 = Math.min.apply(null, bars.map(function (b) {{ return b.start; }}).concat(data.reduce ? [data.reduce.start] : []));
+  var t1 = Math.max.apply(null, bars.map(function (b) {{ return b.end; }}).concat(data.reduce ? [data.reduce.end] : []));
+  var width = 900, left = 90, row = 18, span = Math.max(t1 - t0, 0.001);
+  var rows = bars.length + (data.reduce ? 1 : 0);
+  var svg = document.createElementNS(ns, "svg");
+  svg.setAttribute("width", left + width + 60); svg.setAttribute("height", rows * row + 30);
+  function x(t) {{ return left + (t - t0) / span * width; }}
+  function el(name, attrs, text) {{
+    var e = document.createElementNS(ns, name);
+    for (var k in attrs) e.setAttribute(k, attrs[k]);
+    if (text) e.textContent = text;
+    svg.appendChild(e); return e;
+  }}
+  function bar(i, b, cls, label, tip) {{
+    var r = el("rect", {{"class": cls, x: x(b.start), y: i * row + 2, height: row - 4,
+                        width: Math.max(2, x(b.end) - x(b.start)), "data-task": label}});
+    var title = document.createElementNS(ns, "title"); title.textContent = tip; r.appendChild(title);
+    el("text", {{x: 4, y: i * row + row - 5}}, label);
+  }}
+  bars.forEach(function (b, i) {{
+    bar(i, b, "task-bar " + b.state + (b.cold ? " cold" : ""), b.task_id,
+        b.task_id + " " + b.input + " " + (b.end - b.start).toFixed(2) + " s" + (b.error ? " " + b.error : ""));
+    if (b.attempts > 1) el("text", {{"class": "attempts", x: x(b.end) + 4, y: i * row + row - 5}}, "\\u00d7" + b.attempts);
+  }});
+  if (data.reduce) bar(bars.length, data.reduce, "reduce-bar", "reduce", "reducer");
+  el("text", {{x: left, y: rows * row + 20}}, "0 s");
+  el("text", {{x: left + width - 30, y: rows * row + 20}}, span.toFixed(1) + " s");
+  document.getElementById("timeline").appendChild(svg);
+}})();
+</script>
+</body></html>
+"""

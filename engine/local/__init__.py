@@ -1,0 +1,1 @@
+"""The local runner: worker processes stand in for warm Lambda containers."""

@@ -1,0 +1,126 @@
+"""Built-in readers: local files in, Spark DataFrame out.
+
+Malformed records do not fail a read: text formats read in PERMISSIVE mode and keep
+the raw record in ``_corrupt_record``, which the task function counts and diverts.
+Gzip (``.gz``) inputs are decompressed by Spark from the file name.
+"""
+
+from __future__ import annotations
+
+INPUT_FORMATS = ("jsonl", "json", "csv", "parquet", "text", "binary")
+OUTPUT_FORMATS = ("parquet", "json", "csv")
+# A column a reader may add: rows where it is not null are rejected records.
+CORRUPT_COLUMN = "_corrupt_record"
+
+# Reader options a manifest may set, per format. The engine owns the rest: it reads text
+# formats PERMISSIVE into _corrupt_record (to count and divert rejects), picks multiLine
+# from the format, and names the files itself.
+_TEXT_OPTIONS = {"encoding", "lineSep", "dateFormat", "timestampFormat", "timestampNTZFormat",
+                 "locale", "samplingRatio"}
+READER_OPTIONS = {
+    "jsonl": _TEXT_OPTIONS | {"allowComments", "allowUnquotedFieldNames", "allowSingleQuotes",
+                              "allowNumericLeadingZeros", "allowBackslashEscapingAnyCharacter",
+                              "allowUnquotedControlChars", "allowNonNumericNumbers", "primitivesAsString",
+                              "prefersDecimal", "dropFieldIfAllNull", "timeZone"},
+    "csv": _TEXT_OPTIONS | {"sep", "delimiter", "header", "quote", "escape", "comment", "nullValue",
+                            "nanValue", "positiveInf", "negativeInf", "emptyValue", "ignoreLeadingWhiteSpace",
+                            "ignoreTrailingWhiteSpace", "maxColumns", "maxCharsPerColumn",
+                            "unescapedQuoteHandling", "charToEscapeQuoteEscaping", "enforceSchema",
+                            "preferDate", "timeZone"},
+    "text": {"wholetext", "lineSep", "encoding"},
+    "parquet": {"mergeSchema", "datetimeRebaseMode", "int96RebaseMode"},
+    "binary": set(),
+}
+READER_OPTIONS["json"] = READER_OPTIONS["jsonl"]
+ENGINE_READER_OPTIONS = {"mode", "columnNameOfCorruptRecord", "multiLine", "path", "paths",
+                         "pathGlobFilter", "recursiveFileLookup", "basePath", "modifiedBefore",
+                         "modifiedAfter", "ignoreCorruptFiles", "ignoreMissingFiles"}
+
+
+def with_corrupt_column(schema):
+    """The schema plus the corrupt-record column (DDL string or StructType)."""
+    if schema is None:
+        return None
+    if isinstance(schema, str):
+        if CORRUPT_COLUMN in schema:
+            return schema
+        return f"{schema.rstrip().rstrip(',')}, {CORRUPT_COLUMN} STRING"
+    from pyspark.sql.types import StringType, StructField, StructType
+
+    if CORRUPT_COLUMN in schema.fieldNames():
+        return schema
+    return StructType([*schema.fields, StructField(CORRUPT_COLUMN, StringType(), True)])
+
+
+def observe_rejects(df, observation):
+    """(df observed for ``rows``/``bad`` counts, the same rows without rejected records).
+
+    Spark's JSON/CSV readers parse only the columns a query uses, so a bad value in an
+    unused column would slip through. The contract is "every record fits the declared
+    schema": the metric references every column, so each record is parsed in full.
+    """
+    from pyspark.sql import functions as F
+
+    columns = df.columns
+    if CORRUPT_COLUMN not in columns:
+        return df.observe(observation, F.expr("count(1) AS rows"), F.expr("0 AS bad")), None
+    # A metric of its own that reads every column's value (the optimizer folds away
+    # anything weaker, such as a struct's count): rows with at least one null field.
+    # Built as SQL text: one call into the JVM instead of several per column (a warm
+    # task's fixed cost is mostly such calls).
+    any_null = " OR ".join(f"{_quoted(c)} IS NULL" for c in columns if c != CORRUPT_COLUMN) or "false"
+    seen = df.observe(observation, F.expr("count(1) AS rows"),
+                      F.expr(f"count({_quoted(CORRUPT_COLUMN)}) AS bad"),
+                      F.expr(f"count_if({any_null}) AS with_nulls"))
+    return seen, CORRUPT_COLUMN
+
+
+def _quoted(name: str) -> str:
+    return "`" + name.replace("`", "``") + "`"
+
+
+def without_rejects(df, corrupt: str | None):
+    return df.where(f"{_quoted(corrupt)} IS NULL").drop(corrupt) if corrupt else df
+
+
+def read_files(spark, paths: list[str], fmt: str, schema=None, options: dict | None = None):
+    """Read local ``paths`` of one format into one DataFrame."""
+    if fmt not in INPUT_FORMATS:
+        raise ValueError(f"unknown input format {fmt!r} (one of {', '.join(INPUT_FORMATS)})")
+    options = dict(options or {})
+    reader = spark.read
+    if fmt in ("jsonl", "json"):
+        reader = reader.options(mode="PERMISSIVE", columnNameOfCorruptRecord=CORRUPT_COLUMN,
+                                multiLine=str(fmt == "json").lower(), **options)
+        if schema is not None:
+            reader = reader.schema(with_corrupt_column(schema))
+        return reader.json(paths)
+    if fmt == "csv":
+        reader = reader.options(header="true", mode="PERMISSIVE",
+                                columnNameOfCorruptRecord=CORRUPT_COLUMN, **options)
+        if schema is not None:
+            reader = reader.schema(with_corrupt_column(schema))
+        else:
+            reader = reader.option("inferSchema", "true")
+        return reader.csv(paths)
+    if fmt == "parquet":
+        reader = reader.options(**options)
+        if schema is not None:
+            reader = reader.schema(schema)
+        return reader.parquet(*paths)
+    if fmt == "text":
+        return reader.options(**options).text(paths)
+    return reader.format("binaryFile").options(**options).load(paths)
+
+
+def write_frame(df, local_dir: str, fmt: str) -> None:
+    """Write a DataFrame as a folder of part files (overwriting ``local_dir``)."""
+    writer = df.write.mode("overwrite")
+    if fmt == "parquet":
+        writer.parquet(local_dir)
+    elif fmt == "json":
+        writer.json(local_dir)
+    elif fmt == "csv":
+        writer.option("header", "true").csv(local_dir)
+    else:
+        raise ValueError(f"unknown output format {fmt!r}")

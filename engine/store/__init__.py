@@ -1,0 +1,1 @@
+"""Storage (local files and S3), where a path points, staging inputs, publishing outputs."""
