@@ -17,13 +17,7 @@ import tempfile
 import time
 import uuid
 
-from .errors import (
-    CommitConflict,
-    EngineError,
-    RejectedRecordsError,
-    UserCodeError,
-    error_to_dict,
-)
+from .errors import CommitConflict, EngineError, RejectedRecordsError, UserCodeError, error_to_dict
 from .faults import checkpoint
 from .interfaces import Mapper, Reducer, TaskContext
 from .job import cache
@@ -235,7 +229,7 @@ def run_reduce_task(spec: JobSpec, tasks: list[MapTask], storage: Storage | None
         sources = [u for r in results.values() for u in part_uris(spec, r)]
         if not sources:   # every input was empty: an empty output, nothing for Spark to read
             published = publish(storage, [], spec.output.path, {"job_id": spec.job_id, "rows": 0}, layout)
-            return ReduceResult(status="SUCCEEDED", rows_in=0, rows_out=0, bytes_out=0, duration_ms=0,
+            return ReduceResult(status=SUCCEEDED, rows_in=0, rows_out=0, bytes_out=0, duration_ms=0,
                                 cold_start=False, started_at=started_at, output=spec.output.path,
                                 files=published)
         workload = sum(r.bytes_out for r in results.values())
@@ -271,7 +265,7 @@ def run_reduce_task(spec: JobSpec, tasks: list[MapTask], storage: Storage | None
         bytes_out = sum(os.path.getsize(os.path.join(out_dir, n)) for n in names)
 
     ctx.logger.info("reduce committed: %d rows in, %d out -> %s", rows_in, rows_out, spec.output.path)
-    return ReduceResult(status="SUCCEEDED", rows_in=rows_in, rows_out=rows_out, rejected=rejected,
+    return ReduceResult(status=SUCCEEDED, rows_in=rows_in, rows_out=rows_out, rejected=rejected,
                         bytes_out=bytes_out,
                         duration_ms=int((time.monotonic() - t0) * 1000), cold_start=cold,
                         started_at=started_at, output=spec.output.path,
@@ -287,7 +281,7 @@ def commit_mapper_output(spec: JobSpec, tasks: list[MapTask], storage: Storage |
     rows = sum(r.rows_out for r in results.values())
     published = publish(storage, pairs, spec.output.path, {"job_id": spec.job_id, "rows": rows},
                         JobLayout(spec.work_dir, spec.job_id))
-    return ReduceResult(status="SUCCEEDED", rows_in=rows, rows_out=rows, bytes_out=0,
+    return ReduceResult(status=SUCCEEDED, rows_in=rows, rows_out=rows, bytes_out=0,
                         duration_ms=int((time.monotonic() - t0) * 1000), cold_start=False,
                         started_at=started_at, output=spec.output.path, files=published)
 

@@ -104,7 +104,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 def cmd_resume(args: argparse.Namespace) -> int:
     """Finish a job that died: its saved plan, only the tasks without a commit marker.
     With --stack: resubmit it to the deployed stack, which resumes it as a new run."""
-    from ..job.lifecycle import DONE, decide_start
+    from ..job.lifecycle import DONE, code_changed, decide_start
     from ..job.planning import load_plan
     from ..job.status import read_status
 
@@ -124,6 +124,9 @@ def cmd_resume(args: argparse.Namespace) -> int:
 
     storage = Storage()
     plan = load_plan(_local_work_dir(args), args.job_id, storage)
+    changed = code_changed(plan.spec)
+    if changed:
+        raise UsageError(f"job {plan.job_id} cannot be resumed: {changed}")
     start = decide_start(read_status(plan.spec.work_dir, plan.job_id, storage), run_alive=False)
     if start.action == DONE:
         return _already_done(start, args)
@@ -161,7 +164,7 @@ def _execute(plan, args: argparse.Namespace) -> int:
         print(json.dumps(status.to_dict()))
     else:
         print(format_summary(status), file=out)
-    if status.state != "SUCCEEDED":
+    if status.state != SUCCEEDED:
         print(f"job {status.job_id} {status.state}: {status.reason or 'some inputs failed'}",
               file=sys.stderr)
     return _STATE_EXIT[status.state]
@@ -303,7 +306,7 @@ def cmd_status(args: argparse.Namespace) -> int:
     while True:
         progress = job_progress(args.job_id, deployment, sfn)
         if progress["state"] is None and progress["execution"] is None and not args.watch:
-            print(f"no job {args.job_id} in s3://{deployment.bucket} (not submitted, or the "
+            print(f"no job {args.job_id} in {deployment.root} (not submitted, or the "
                   "coordinator has not picked it up yet)", file=sys.stderr)
             return EXIT_INVALID
         line = json.dumps(progress) if args.json else format_progress(progress)

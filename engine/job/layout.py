@@ -112,7 +112,3 @@ class JobLayout:
 
     def failure(self, task_id: str) -> str:
         return join(self.job_dir, "failures", f"{task_id}.json")
-
-
-def output_marker(output_path: str) -> str:
-    return join(output_path, OUTPUT_MARKER)

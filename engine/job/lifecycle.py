@@ -14,19 +14,12 @@ from ..errors import RetriesExhaustedError, is_retryable
 from ..store.storage import Storage
 from . import cache
 from .commits import committed_result, committed_results, recorded_failure
+from .fingerprints import code_fingerprints
 from .layout import JobLayout
 from .planning import MapTask, Plan, save_plan
 from .results import CACHED, ReduceResult
 from .spec import JobSpec
-from .status import (
-    RUNNING,
-    SUCCEEDED,
-    FailedTask,
-    JobStatus,
-    build_status,
-    read_status,
-    write_status,
-)
+from .status import RUNNING, SUCCEEDED, FailedTask, JobStatus, build_status, read_status, write_status
 
 
 def may_retry(error_type: str, attempt: int, retries: int) -> bool:
@@ -91,6 +84,17 @@ def decide_start(previous: JobStatus | None, *, run_alive: bool | None = None) -
     if previous.state == RUNNING and run_alive is None:
         return Start(RESUME, last_run(previous), previous)
     return Start(RESUME, last_run(previous) + 1, previous)
+
+
+def code_changed(spec: JobSpec) -> str | None:
+    """Why a saved job may not be resumed with the code here, or None: a job's tasks all
+    run the code it started with (its id covers that code)."""
+    now = code_fingerprints(spec.mapper, spec.reducer)
+    changed = sorted(k for k in set(now) | set(spec.code) if now.get(k) != spec.code.get(k))
+    if not changed:
+        return None
+    return (f"its {' and '.join(changed)} code changed since it started; run the manifest "
+            "again (changed code is a new job)")
 
 
 def next_start(previous: JobStatus | None) -> Start:

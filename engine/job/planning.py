@@ -17,13 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..errors import PlanError, Problem
-from ..store.locations import (
-    allowed_locations,
-    destination_conflict,
-    outside,
-    resolve_local,
-    uri_problem,
-)
+from ..store.locations import allowed_locations, destination_conflict, outside, resolve_local, uri_problem
 from ..store.storage import FileInfo, Storage, is_s3, join
 from .layout import JobLayout
 from .spec import InputSpec, JobSpec

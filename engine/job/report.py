@@ -13,7 +13,7 @@ import json
 import os
 
 from ..errors import EngineError
-from ..store.storage import Storage
+from ..store.storage import Storage, is_s3
 from .layout import JobLayout
 from .results import CACHED, SUCCEEDED
 from .status import JobStatus
@@ -103,7 +103,7 @@ def render(status: JobStatus) -> str:
     failures = "".join(f"<tr class='failed-row'><td>{esc(f.task_id)}</td><td>{esc(', '.join(f.inputs))}</td>"
                        f"<td>{f.attempts}</td><td>{esc(f.error_type)}: {esc(f.error[:500])}</td></tr>"
                        for f in status.failed) or "<tr><td colspan=4>none</td></tr>"
-    where = "projected onto Lambda" if not status.output.startswith("s3://") else "on Lambda"
+    where = "on Lambda" if is_s3(status.output) else "projected onto Lambda"
     # "</" must not end the script element early.
     payload = json.dumps(data).replace("</", "<\\/")
     return _PAGE.format(

@@ -38,11 +38,6 @@ class MapResult:
     source_job: str = ""        # CACHED: the job and task whose parts these are
     source_task: str = ""
 
-    @property
-    def dropped(self) -> int:
-        """Rows the mapper filtered out on purpose (neither output nor rejected)."""
-        return self.rows_in - self.rejected - self.rows_out
-
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
@@ -72,7 +67,7 @@ class ReduceResult:
     @classmethod
     def skipped(cls, output: str, reason: str) -> "ReduceResult":
         """The reducer did not run (too few map tasks committed)."""
-        return cls(status="SKIPPED", rows_in=0, rows_out=0, bytes_out=0, duration_ms=0,
+        return cls(status=SKIPPED, rows_in=0, rows_out=0, bytes_out=0, duration_ms=0,
                    cold_start=False, started_at=0.0, output=output, reason=reason)
 
     def to_dict(self) -> dict[str, Any]:

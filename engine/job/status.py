@@ -14,10 +14,11 @@ from typing import Any
 
 from ..store.storage import Storage
 from .layout import JobLayout
-from .results import CACHED, MapResult, ReduceResult
+from .results import CACHED, SUCCEEDED, MapResult, ReduceResult
 from .spec import REDUCER_ONLY, JobSpec
 
-SUCCEEDED, PARTIAL, FAILED, RUNNING = "SUCCEEDED", "PARTIAL", "FAILED", "RUNNING"
+# A job's states; SUCCEEDED is the word a task's and the reducer's results use too.
+PARTIAL, FAILED, RUNNING = "PARTIAL", "FAILED", "RUNNING"
 
 
 def may_reduce(total: int, succeeded: int, min_success_ratio: float) -> bool:

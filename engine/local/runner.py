@@ -17,13 +17,7 @@ import tempfile
 import threading
 import time
 from collections import deque
-from concurrent.futures import (
-    FIRST_COMPLETED,
-    Executor,
-    Future,
-    ThreadPoolExecutor,
-    wait,
-)
+from concurrent.futures import FIRST_COMPLETED, Executor, Future, ThreadPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from functools import cache
 from typing import Callable
@@ -35,7 +29,7 @@ from ..job.commits import committed_result, record_failure
 from ..job.layout import JobLayout
 from ..job.lifecycle import may_retry
 from ..job.planning import MapTask, Plan
-from ..job.results import MapResult, ReduceResult
+from ..job.results import SKIPPED, MapResult, ReduceResult
 from ..job.spec import JobSpec
 from ..job.status import JobStatus, read_status
 from ..logs import JsonFormatter, append_task_log, quiet_spark_loggers
@@ -320,7 +314,7 @@ class LocalRunner:
             time.sleep(delay)
             attempt += 1
         result = ReduceResult.from_dict(outcome["result"])
-        if result.status == "SKIPPED":
+        if result.status == SKIPPED:
             emit({"event": "reduce_skipped", "reason": result.reason})
             return None, result.reason, executor
         emit({"event": "reduce_done", "result": result})

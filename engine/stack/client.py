@@ -14,7 +14,7 @@ from typing import Any
 
 from ..job.layout import JobLayout, data_locations, manifest_upload
 from ..job.spec import JobSpec, ManifestParser, manifest_dir, read_manifest
-from ..job.status import FAILED, PARTIAL, SUCCEEDED, read_status
+from ..job.status import FAILED, PARTIAL, RUNNING, SUCCEEDED, read_status
 from ..store.publish import refuse_unsafe_destination
 from ..store.storage import Storage, s3_uri
 from .functions import EXECUTION_DIED, execution_arn, last_execution
@@ -80,8 +80,8 @@ def job_progress(job_id: str, deployment: Deployment, sfn_client, storage: Stora
         run = sfn_client.describe_map_run(mapRunArn=runs[0]["mapRunArn"])
         out["map_run"] = {k: run["itemCounts"].get(k, 0) for k in
                           ("total", "pending", "running", "succeeded", "failed", "timedOut", "aborted")}
-    if out["state"] == "RUNNING" and execution["status"] in EXECUTION_DIED:
-        out["state"] = "FAILED"   # the state machine died before finalize could write status.json
+    if out["state"] == RUNNING and execution["status"] in EXECUTION_DIED:
+        out["state"] = FAILED   # the state machine died before finalize could write status.json
     return out
 
 
@@ -100,7 +100,7 @@ def resume(job_id: str, deployment: Deployment, storage: Storage | None = None) 
 
 
 def format_progress(progress: dict) -> str:
-    state = progress["state"] or ("SUBMITTED" if progress["execution"] is None else "RUNNING")
+    state = progress["state"] or ("SUBMITTED" if progress["execution"] is None else RUNNING)
     line = f"job {progress['job_id']}  {state}"
     if progress["execution"]:
         line += f"  execution {progress['execution']['status']}"

@@ -14,17 +14,11 @@ import re
 import time
 from typing import Any
 
-from ..errors import (
-    DestinationError,
-    EngineError,
-    ManifestError,
-    PermanentStorageError,
-    PlanError,
-)
+from ..errors import DestinationError, EngineError, ManifestError, PermanentStorageError, PlanError
 from ..job.layout import JobLayout
 from ..job.lifecycle import ALIVE, DONE, begin, decide_start, finish
 from ..job.planning import Plan, load_tasks, plan_job
-from ..job.results import ReduceResult
+from ..job.results import SKIPPED, SUCCEEDED, ReduceResult
 from ..job.spec import MAPPER_ONLY, load_manifest
 from ..job.status import FAILED, RUNNING, JobStatus, read_status, write_status
 from ..store.publish import refuse_unsafe_destination
@@ -158,8 +152,8 @@ def finalize_event(event: dict[str, Any], storage: Storage) -> dict[str, Any]:
         except (DestinationError, PermanentStorageError) as exc:   # the job FAILED; say why
             publish_error = f"publishing failed: {type(exc).__name__}: {exc}"
     reduce = ReduceResult.from_dict(reduce_data) if reduce_data else None
-    reason = reduce.reason if reduce is not None and reduce.status == "SKIPPED" else publish_error
-    if reduce is not None and reduce.status != "SUCCEEDED":
+    reason = reduce.reason if reduce is not None and reduce.status == SKIPPED else publish_error
+    if reduce is not None and reduce.status != SUCCEEDED:
         reduce = None
     if event.get("error"):
         error = event["error"]

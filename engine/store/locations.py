@@ -88,11 +88,6 @@ def within(uri: str, folder: str) -> bool:
     return inner[:len(outer)] == outer
 
 
-def overlaps(a: str, b: str) -> bool:
-    """Whether one of the two is, or lies inside, the other."""
-    return within(a, b) or within(b, a)
-
-
 def is_root(uri: str) -> bool:
     """A bucket root (``s3://b``, ``s3://b/``) or the filesystem root."""
     parts = segments(uri)

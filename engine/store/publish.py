@@ -30,13 +30,7 @@ import shutil
 import time
 import uuid
 
-from ..errors import (
-    CommitConflict,
-    DestinationError,
-    PermanentStorageError,
-    PlanError,
-    Problem,
-)
+from ..errors import CommitConflict, DestinationError, PermanentStorageError, PlanError, Problem
 from ..faults import checkpoint
 from ..job.layout import OUTPUT_MARKER, JobLayout
 from .locations import shorten

@@ -17,9 +17,7 @@ from pathlib import Path
 from typing import Iterator
 
 from ..errors import CommitConflict, PermanentStorageError, StorageError
-
-S3_SCHEME = "s3://"
-
+from .locations import S3_SCHEME, quote, within
 
 # S3 error codes that every attempt would hit again. Anything else that S3 answers with a
 # 4xx is permanent too; throttling (SlowDown, 503), timeouts and 5xx are retried.
@@ -122,8 +120,6 @@ def glob_regex(pattern: str) -> re.Pattern:
 
 def glob_problem(pattern: str) -> str | None:
     """Why ``pattern`` is not a usable glob below a prefix, or None."""
-    from .locations import quote
-
     if not pattern or len(pattern) > 1024:
         return "must be 1 to 1,024 characters"
     if any(ord(c) < 32 or ord(c) == 127 for c in pattern):
@@ -442,8 +438,6 @@ class Storage:
         """Delete everything under a folder the engine owns: ``prefix`` must end in '/' (so
         ``jobs/a-1/`` never takes ``jobs/a-1-x/`` along) and lie inside ``owner``, the
         job's own folder."""
-        from .locations import within
-
         if not prefix.endswith("/") or not owner.endswith("/") or not within(prefix, owner):
             raise ValueError(f"refusing to delete {prefix!r}: not a folder inside {owner!r}")
         self._for(prefix).delete_prefix(prefix)

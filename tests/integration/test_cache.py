@@ -208,3 +208,21 @@ def test_a_source_whose_parts_are_gone_is_not_reused(job):
     second, _, ran = job.run()
     assert (second.state, ran, second.tasks_cached) == ("SUCCEEDED", 1, 2)
     assert output(job.out) == expected(job.inputs, min_length=3)
+
+
+def test_a_job_whose_code_changed_is_not_resumed_with_the_new_code(job, capsys):
+    """A job's tasks all run the code it started with: `lmr resume` refuses, naming what
+    changed, and writes nothing; the manifest run again is a new job."""
+    from engine.cli.main import main
+    from engine.job.status import read_status
+    from engine.store.storage import Storage
+
+    job.write(MAPPER_AS_IS, COUNT_ALL)
+    _, spec, _ = job.run()
+    before = read_status(spec.work_dir, spec.job_id, Storage())
+    job.write(MAPPER_LOWER, COUNT_ALL)
+    capsys.readouterr()
+    assert main(["resume", spec.job_id, "--work-dir", spec.work_dir]) == 2
+    err = capsys.readouterr().err
+    assert f"job {spec.job_id} cannot be resumed: its mapper and reducer code changed" in err and len(err.splitlines()) == 1
+    assert read_status(spec.work_dir, spec.job_id, Storage()) == before

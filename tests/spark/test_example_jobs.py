@@ -9,13 +9,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 
 from tests.conftest import run_local
-from tests.oracles import (
-    crawl_records,
-    crawl_rejects,
-    p90_by_language,
-    percentile_bounds,
-    word_counts,
-)
+from tests.oracles import crawl_records, crawl_rejects, p90_by_language, percentile_bounds, word_counts
 
 # One task per file unless a test packs them (task_bytes 1: every file is "large").
 CRAWL = {"name": "crawl-p90", "mapper": "jobs.crawl:ExtractDocuments",

@@ -3,11 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from botocore.exceptions import (
-    ClientError,
-    ConnectTimeoutError,
-    EndpointConnectionError,
-)
+from botocore.exceptions import ClientError, ConnectTimeoutError, EndpointConnectionError
 
 from engine.errors import PermanentStorageError, StorageError, is_retryable
 from engine.store.storage import classify
