@@ -18,8 +18,16 @@ from typing import Any
 from ..errors import ManifestError, Problem
 from ..spark import conf as conf_rules
 from ..spark.readers import ENGINE_READER_OPTIONS, INPUT_FORMATS, OUTPUT_FORMATS, READER_OPTIONS
-from ..store.locations import (allowed_locations, destination_conflict, is_root, outside, quote,
-    resolve_local, shorten, uri_problem)
+from ..store.locations import (
+    allowed_locations,
+    destination_conflict,
+    is_root,
+    outside,
+    quote,
+    resolve_local,
+    shorten,
+    uri_problem,
+)
 from ..store.storage import Storage, glob_problem, is_s3, join, s3_root
 from .fingerprints import code_fingerprints
 from .layout import MANIFESTS_PREFIX, engine_area

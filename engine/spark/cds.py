@@ -22,6 +22,7 @@ import hashlib
 import json
 import os
 
+from ..procs import pid_alive
 from . import jvm
 
 ARCHIVE_ENV = "LMR_CDS_ARCHIVE"   # an archive to use (the image's); disables the local cache
@@ -83,21 +84,11 @@ def _remove_abandoned(final: str) -> None:
     for entry in os.listdir(folder):
         pid = entry[len(name) + 1:-len(".tmp")]
         path = os.path.join(folder, entry)
-        if pid.isdigit() and path == partial_path(final, int(pid)) and not _alive(int(pid)):
+        if pid.isdigit() and path == partial_path(final, int(pid)) and not pid_alive(int(pid)):
             try:
                 os.remove(path)
             except OSError:
                 pass
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:   # someone else's process: alive
-        pass
-    return True
 
 
 def commit_archive() -> str | None:

@@ -33,6 +33,7 @@ import uuid
 from ..errors import CommitConflict, DestinationError, PermanentStorageError, PlanError, Problem
 from ..faults import checkpoint
 from ..job.layout import OUTPUT_MARKER, JobLayout
+from ..procs import pid_alive
 from .locations import shorten
 from .storage import Storage, is_s3, join
 
@@ -290,20 +291,10 @@ def _remove_dead_leftovers(parent: str, name: str, job_id: str) -> None:
         return
     for entry in os.listdir(parent):
         match = _TMP.match(entry)
-        if not match or match["dest"] != name or match["job"] != job_id or _alive(int(match["pid"])):
+        if not match or match["dest"] != name or match["job"] != job_id or pid_alive(int(match["pid"])):
             continue
         path = os.path.join(parent, entry)
         if "-tmp-" in entry:
             shutil.rmtree(path, ignore_errors=True)
         else:
             _remove_output(path)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True

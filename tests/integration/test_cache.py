@@ -100,13 +100,13 @@ class Job:
             del sys.modules[name]
         importlib.invalidate_caches()
 
-    def run(self):
+    def run(self, cache: bool = True):
         """(status, spec, how many map tasks ran)."""
         for mapped in self.scratch.glob("mapped-*"):
             mapped.unlink()
         status, spec, _ = run_local(
             {"name": "words", "mapper": f"{PACKAGE}.wc:Words", "reducer": f"{PACKAGE}.wc:Count",
-             "cache": True, "task_bytes": 1, "input": {"prefix": str(self.inputs)},
+             "cache": cache, "task_bytes": 1, "input": {"prefix": str(self.inputs)},
              "output": {"path": str(self.out), "format": "csv"}}, self.tmp)
         return status, spec, len(list(self.scratch.glob("mapped-*")))
 
@@ -176,23 +176,13 @@ def test_a_deleted_jobs_tasks_are_never_read_as_cached(job):
     assert output(job.out) == expected(job.inputs)
 
 
-def test_without_cache_nothing_is_reused(job, tmp_path):
+def test_without_cache_nothing_is_reused(job):
     job.write(MAPPER_AS_IS, COUNT_ALL)
     job.run()
     job.write(MAPPER_AS_IS, COUNT_LONG)
-    status, _, ran = run_uncached(job)
+    status, _, ran = job.run(cache=False)
     assert (status.state, ran, status.tasks_cached) == ("SUCCEEDED", 3, 0)
     assert output(job.out) == expected(job.inputs, min_length=3)
-
-
-def run_uncached(job: Job):
-    for mapped in job.scratch.glob("mapped-*"):
-        mapped.unlink()
-    status, spec, _ = run_local(
-        {"name": "words", "mapper": f"{PACKAGE}.wc:Words", "reducer": f"{PACKAGE}.wc:Count",
-         "task_bytes": 1, "input": {"prefix": str(job.inputs)},
-         "output": {"path": str(job.out), "format": "csv"}}, job.tmp)
-    return status, spec, len(list(job.scratch.glob("mapped-*")))
 
 
 def test_a_source_whose_parts_are_gone_is_not_reused(job):
