@@ -55,3 +55,13 @@ def test_cost_model_prints_every_scenario():
     assert lines[0].startswith("assumptions: ")
     assert [line.split("  ")[0].strip() for line in lines[2:]] == [
         "40 x 1 MB", "2,000 x 20 KB", "100 x 50 MB", "1,000 x 100 MB", "10,000 x 100 MB"]
+
+
+def test_cache_benchmark_reuses_every_map_task_of_the_first_job():
+    lines = bench("benchmarks.cache", "--files", "3")
+    rows = {line[:16].strip(): line.split() for line in lines
+            if line.startswith(("first", "reduce-changed", "uncached"))}
+    # columns: name, tasks, cached, wall s, documents
+    assert [rows[n][1:3] for n in ("first", "reduce-changed", "uncached")] == [["3", "0"], ["3", "3"], ["3", "0"]]
+    assert "cached and uncached outputs agree: yes" in lines
+    assert re.fullmatch(r"cache_rerun_ratio=\d+\.\d\d", lines[-1])
