@@ -1,9 +1,11 @@
 """jobs/<id>/report.html: a self-contained page (no network) with a timeline of the job's
 tasks, the slowest ones, failed inputs with their errors, totals and a cost estimate.
 
-The page embeds the job's status as JSON; a small inline script draws the timeline as
-SVG, one bar per map task (cold starts darker, failures red, retries labelled) plus
-one for the reducer.
+The page embeds the job's status as JSON; for a job of up to PER_TASK_ROWS tasks a small
+inline script draws the timeline as SVG, one bar per map task (cold starts darker,
+failures red, retries labelled) plus one for the reducer. A larger job gets pictures
+that do not grow with it (engine/job/charts.py: tasks running over time, a histogram of
+durations), and its lists keep to the slowest tasks and the first failures.
 """
 
 from __future__ import annotations
@@ -14,10 +16,13 @@ import os
 
 from ..errors import EngineError
 from ..store.storage import Storage, is_s3
+from .charts import histogram_svg, running_svg
 from .layout import JobLayout
 from .results import CACHED, SUCCEEDED
 from .status import JobStatus
 
+PER_TASK_ROWS = 200     # up to this many map tasks, a timeline row each
+MAX_FAILED_ROWS = 100   # failed tasks listed on the page (status.json has them all)
 MEMORY_ENV, PRICE_ENV = "LMR_LAMBDA_MEMORY_MB", "LMR_LAMBDA_PRICE_GB_S"
 DEFAULT_MEMORY_MB = 3008                  # template.yaml's mapper/reducer default
 DEFAULT_PRICE_GB_S = 0.0000166667         # AWS Lambda x86, us-east-1 list price
@@ -102,7 +107,15 @@ def render(status: JobStatus) -> str:
                    f"<td>{esc(', '.join(t.inputs))}</td></tr>" for t in slowest)
     failures = "".join(f"<tr class='failed-row'><td>{esc(f.task_id)}</td><td>{esc(', '.join(f.inputs))}</td>"
                        f"<td>{f.attempts}</td><td>{esc(f.error_type)}: {esc(f.error[:500])}</td></tr>"
-                       for f in status.failed) or "<tr><td colspan=4>none</td></tr>"
+                       for f in status.failed[:MAX_FAILED_ROWS]) or "<tr><td colspan=4>none</td></tr>"
+    if len(data["bars"]) > PER_TASK_ROWS:
+        timeline = _large_timeline(data["bars"])
+        data["bars"] = []   # the page stays small: the pictures above hold what the bars would
+    else:
+        timeline = _PER_TASK_TIMELINE
+    if len(status.failed) > MAX_FAILED_ROWS:
+        failures += (f"<tr><td colspan=4>... and {len(status.failed) - MAX_FAILED_ROWS:,} more failed tasks "
+                     "(all of them are in status.json)</td></tr>")
     where = "on Lambda" if is_s3(status.output) else "projected onto Lambda"
     # "</" must not end the script element early.
     payload = json.dumps(data).replace("</", "<\\/")
@@ -116,7 +129,15 @@ def render(status: JobStatus) -> str:
         memory=cost["memory_mb"], gb_seconds=f"{cost['gb_seconds']:,.1f}",
         seconds=f"{cost['task_seconds']:,.1f}", lambda_usd=f"{cost['lambda_usd']:.4f}",
         sfn_usd=f"{cost['step_functions_usd']:.4f}", total_usd=f"{cost['total_usd']:.4f}",
-        price=cost["price_gb_s"], data=payload)
+        price=cost["price_gb_s"], data=payload, timeline=timeline)
+
+
+def _large_timeline(bars: list[dict]) -> str:
+    ran = [b for b in bars if b["state"] in ("ok", "failed")]
+    return (f"<p>{len(bars):,} map tasks: too many for a row each. Map tasks running over time "
+            f"(the most at once within each slice):</p>{running_svg([(b['start'], b['end']) for b in ran])}"
+            f"<p>How long the {len(ran):,} tasks that ran took (failed ones from their first attempt to "
+            f"their last):</p>{histogram_svg([b['end'] - b['start'] for b in ran])}")
 
 
 def write_report(status: JobStatus, work_dir: str, storage: Storage) -> str:
@@ -124,6 +145,14 @@ def write_report(status: JobStatus, work_dir: str, storage: Storage) -> str:
     storage.write_text(uri, render(status))
     return uri
 
+
+_PER_TASK_TIMELINE = """<p>One bar per map task: <svg width="12" height="10"><rect class="task-bar ok cold" width="12" height="10"/></svg> cold start,
+<svg width="12" height="10"><rect class="task-bar ok" width="12" height="10"/></svg> warm,
+<svg width="12" height="10"><rect class="task-bar failed" width="12" height="10"/></svg> failed,
+<svg width="12" height="10"><rect class="task-bar skipped" width="12" height="10"/></svg> committed by an earlier run,
+<svg width="12" height="10"><rect class="task-bar cached" width="12" height="10"/></svg> reused from the cache;
+&times;N = attempts.</p>
+<div id="timeline"></div>"""
 
 _PAGE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>{title}</title>
@@ -142,13 +171,7 @@ _PAGE = """<!doctype html>
  &middot; output <code>{output}</code></p>
 <p class="reason">{reason}</p>
 <h2>Timeline</h2>
-<p>One bar per map task: <svg width="12" height="10"><rect class="task-bar ok cold" width="12" height="10"/></svg> cold start,
-<svg width="12" height="10"><rect class="task-bar ok" width="12" height="10"/></svg> warm,
-<svg width="12" height="10"><rect class="task-bar failed" width="12" height="10"/></svg> failed,
-<svg width="12" height="10"><rect class="task-bar skipped" width="12" height="10"/></svg> committed by an earlier run,
-<svg width="12" height="10"><rect class="task-bar cached" width="12" height="10"/></svg> reused from the cache;
-&times;N = attempts.</p>
-<div id="timeline"></div>
+{timeline}
 <h2>Cost estimate ({where}, {memory} MB)</h2>
 <table><tr><th>task seconds</th><th>GB-seconds</th><th>Lambda</th><th>Step Functions</th><th>total</th></tr>
 <tr><td>{seconds}</td><td>{gb_seconds}</td><td>${lambda_usd}</td><td>${sfn_usd}</td><td>${total_usd}</td></tr></table>
@@ -160,6 +183,7 @@ _PAGE = """<!doctype html>
 <script id="report-data" type="application/json">{data}</script>
 <script>
 (function () {{
+  if (!document.getElementById("timeline")) return;   // a large job: its pictures are drawn already
   var data = JSON.parse(document.getElementById("report-data").textContent);
   var bars = data.bars, ns = "http://www.w3.org/2000/svg";
   var t0 = Math.min.apply(null, bars.map(function (b) {{ return b.start; }}).concat(data.reduce ? [data.reduce.start] : []));

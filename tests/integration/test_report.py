@@ -83,3 +83,60 @@ def test_cost_estimate_is_the_tasks_gb_seconds(partial_job, monkeypatch):
     assert cost["gb_seconds"] == pytest.approx(seconds * 2, abs=0.01)
     invocations = 4 + 1 + 2        # one task ran twice; reducer + finalize
     assert cost["lambda_usd"] == pytest.approx(seconds * 2 * 0.00002 + invocations * 0.2e-6, rel=1e-3)
+
+
+def test_a_report_of_10000_tasks_draws_pictures_that_scale_and_lists_the_slowest_and_failed(tmp_path):
+    """A generated status of 10,000 map tasks (50 of them failed): the page draws tasks
+    running over time and a histogram of durations instead of 10,000 rows; both are
+    checked against sums done here, as are the slowest and failed lists."""
+    import random
+
+    from engine.job.report import write_report
+    from engine.job.results import MapResult
+    from engine.job.status import FailedTask, JobStatus
+    from engine.store.storage import Storage
+
+    rng, t0 = random.Random(7), 1_800_000_000.0
+    tasks = []
+    for i in range(10_000):
+        start = t0 + rng.uniform(0, 600)
+        tasks.append(MapResult(task_id=f"t{i:05d}", status="SUCCEEDED", inputs=[f"s3://b/in/{i}.jsonl"],
+                               rows_in=100, rows_out=100, rejected=0, bytes_in=1000, bytes_out=500,
+                               duration_ms=int(rng.expovariate(1 / 20) * 1000) + 1, cold_start=i % 7 == 0,
+                               started_at=start))
+    failed = [FailedTask(f"f{i:03d}", [f"s3://b/in/bad-{i}.jsonl"], "UserCodeError", f"bad record {i}", 3,
+                         t0 + 10 * i, t0 + 10 * i + 5) for i in range(150)]
+    end = max(t.started_at + t.duration_ms / 1000 for t in tasks)
+    status = JobStatus(job_id="big-0123456789", name="big", mode="MAPPER_AND_REDUCER", state="PARTIAL",
+                       tasks_total=10_150, tasks_succeeded=10_000, tasks_failed=150, rows_in=10**6,
+                       rows_out=10**6, rejected=0, bytes_in=10**7, output="s3://b/out", started_at=t0,
+                       finished_at=end, failed=failed, tasks=tasks)
+    write_report(status, str(tmp_path / "work"), Storage())
+    report = JobLayout(str(tmp_path / "work"), status.job_id).report_html
+    assert os.path.getsize(report) < 200_000          # not a row, nor a JSON record, per task
+
+    dom = dump_dom(report, tmp_path)
+    assert 'data-task="t00000"' not in dom            # no per-task bars
+    spans = [(t.started_at, t.started_at + t.duration_ms / 1000) for t in tasks]
+    spans += [(f.started_at, f.finished_at) for f in failed]
+    starts, ends = sorted(s for s, _ in spans), sorted(e for _, e in spans)
+    peak, j = 0, 0
+    for k, s in enumerate(starts):                    # running at s: started by s, not yet ended
+        while j < len(ends) and ends[j] <= s:
+            j += 1
+        peak = max(peak, k + 1 - j)
+    running = re.search(r'<svg class="running"[^>]*data-peak="(\d+)" data-tasks="(\d+)"', dom)
+    assert running and (int(running[1]), int(running[2])) == (peak, 10_150)
+
+    bins = [(float(lo), float(hi), int(n)) for n, lo, hi in
+            re.findall(r'<rect class="hist-bar"[^>]*data-count="(\d+)" data-from="([\d.]+)" data-to="([\d.]+)"', dom)]
+    durations = [e - s for s, e in spans]
+    assert sum(n for _, _, n in bins) == len(durations)
+    for lo, hi, n in bins[:-1]:                        # the last bin also holds the maximum
+        assert n == sum(lo - 1e-3 <= d < hi - 1e-3 for d in durations) or n == sum(lo <= d < hi for d in durations)
+
+    slowest = sorted(tasks, key=lambda t: -t.duration_ms)[:10]
+    listed = re.findall(r"<tr><td>(t\d{5})</td><td>([\d.]+)</td>", dom)
+    assert [task for task, _ in listed] == [t.task_id for t in slowest]
+    assert re.findall(r"<tr class=\"failed-row\"><td>(f\d{3})</td>", dom) == [f.task_id for f in failed[:100]]
+    assert "... and 50 more failed tasks" in dom
