@@ -29,7 +29,7 @@ from .job.results import SUCCEEDED, MapResult, ReduceResult
 from .job.spec import MAPPER_AND_REDUCER, MAPPER_ONLY, REDUCER_ONLY, JobSpec
 from .spark.rejects import collect_rejects
 from .store.publish import check_destination, publish
-from .store.staging import stage
+from .store.staging import stage, stage_inputs
 from .store.storage import Storage, basename, join
 
 log = logging.getLogger("lmr.task")
@@ -126,7 +126,8 @@ def _map(spec: JobSpec, task: MapTask, storage: Storage, attempt_no: int) -> Map
     out_format = (spec.output.format or mapper.output_format) if spec.mode == MAPPER_ONLY else "parquet"
 
     with tempfile.TemporaryDirectory(prefix=f"lmr-{task.task_id}-") as scratch:
-        local = stage(storage, task.input_uris, os.path.join(scratch, "in"))
+        header = mapper.input_format == "csv" and str(mapper.read_options.get("header", "")).lower() == "true"
+        local, offsets = stage_inputs(storage, list(task.inputs), os.path.join(scratch, "in"), header)
         spark = session.get_spark(spec.spark_conf)
         df = _run_user("Mapper.read", mapper.read, spark, local, ctx)
         seen = Observation()
@@ -149,7 +150,7 @@ def _map(spec: JobSpec, task: MapTask, storage: Storage, attempt_no: int) -> Map
         checkpoint("map.before_write", task.task_id)
         attempt = uuid.uuid4().hex[:12]
         if rejected:
-            records = collect_rejects(df, local, task.input_uris, mapper.input_format)
+            records = collect_rejects(df, local, task.input_uris, mapper.input_format, offsets, header)
             storage.write_text(layout.errors(task.task_id),
                                "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records))
             if rejected > spec.max_rejected_ratio * rows_in:
@@ -157,7 +158,7 @@ def _map(spec: JobSpec, task: MapTask, storage: Storage, attempt_no: int) -> Map
                     f"task {task.task_id} rejected {rejected} of {rows_in} records "
                     f"({rejected / rows_in:.1%} > max_rejected_ratio {spec.max_rejected_ratio:.1%}) "
                     f"in {', '.join(task.input_uris)}; first: {records[0]['reason']} "
-                    f"at line {records[0].get('line')}; all in {layout.errors(task.task_id)}")
+                    f"at {_position(records[0])}; all in {layout.errors(task.task_id)}")
         files = sorted(n for n in os.listdir(out_dir) if not n.startswith((".", "_")))
         bytes_out = 0
         for name in files:
@@ -174,6 +175,11 @@ def _map(spec: JobSpec, task: MapTask, storage: Storage, attempt_no: int) -> Map
         cold_start=cold, started_at=started_at, parts=parts,
         counters=dict(ctx.counters), worker=f"pid-{os.getpid()}", attempts=attempt_no, cache_key=key)
     return _commit(spec, layout, result, attempt, storage, ctx.logger)
+
+
+def _position(record: dict) -> str:
+    """Where a reject is: its line, or (in a split of a large file) its byte offset."""
+    return f"byte {record['offset']}" if record.get("offset") is not None else f"line {record.get('line')}"
 
 
 def _commit(spec: JobSpec, layout: JobLayout, result: MapResult, attempt: str | None,

@@ -20,8 +20,13 @@ from ..errors import PlanError, Problem
 from ..store.locations import allowed_locations, destination_conflict, outside, resolve_local, uri_problem
 from ..store.storage import FileInfo, Storage, is_s3, join
 from .layout import JobLayout
-from .spec import InputSpec, JobSpec
+from ..store.splits import split_file, splittable
+from .spec import DEFAULT_TASK_BYTES, MAX_TASK_BYTES, InputSpec, JobSpec
 
+# The mapper function's /tmp in MB (set on the coordinator by template.yaml); a task stages
+# at most STAGE_SHARE of it.
+EPHEMERAL_ENV = "LMR_MAPPER_EPHEMERAL_MB"
+STAGE_SHARE = 0.4
 # Below this many explicit S3 files in one folder, HEAD each; above it, one LIST is cheaper.
 _LIST_THRESHOLD = 8
 
@@ -32,16 +37,29 @@ class InputFile:
     size: int
     etag: str | None = None
     mtime_ns: int | None = None   # local files (S3 has the ETag)
+    # A split of a large file (engine/store/splits.py): bytes [start, end) of a file of
+    # file_size bytes; ``size`` is then the range's length.
+    start: int | None = None
+    end: int | None = None
+    file_size: int | None = None
+
+    @property
+    def is_split(self) -> bool:
+        return self.start is not None
 
     def to_dict(self) -> dict[str, Any]:
         out = {"uri": self.uri, "size": self.size, "etag": self.etag}
         if self.mtime_ns is not None:
             out["mtime_ns"] = self.mtime_ns
+        if self.is_split:
+            out.update(range=[self.start, self.end], file_size=self.file_size)
         return out
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "InputFile":
-        return cls(data["uri"], int(data["size"]), data.get("etag"), data.get("mtime_ns"))
+        start, end = data.get("range") or (None, None)
+        return cls(data["uri"], int(data["size"]), data.get("etag"), data.get("mtime_ns"), start, end,
+                   data.get("file_size"))
 
 
 @dataclass(frozen=True)
@@ -80,12 +98,39 @@ class Plan:
 
 
 def plan_job(spec: JobSpec, storage: Storage | None = None) -> Plan:
-    """List the inputs and cut them into tasks. Raises PlanError naming every bad input."""
+    """List the inputs and cut them into tasks: large line-delimited files into byte
+    ranges, small files packed together, no task staging more than the budget. Raises
+    PlanError naming every bad input."""
+    budget = stage_budget()
     files = list_inputs(spec, storage or Storage())
-    groups = pack(files, spec.task_bytes, spec.task_max_files)
+    split_bytes = min(spec.split_bytes or max(spec.task_bytes, DEFAULT_TASK_BYTES), budget or MAX_TASK_BYTES)
+    if spec.uses_mapper:   # a REDUCER_ONLY job's one reducer reads whole files
+        files = [part for f in files
+                 for part in (split_file(f, split_bytes) if splittable(f.uri, spec.input.format) else [f])]
+    too_big = [f for f in files if budget and f.size > budget]
+    if too_big:
+        raise PlanError(spec.name, [Problem("input", (
+            f"{f.uri} is {f.size / 2**20:,.0f} MiB and cannot be split (compressed, or not a jsonl, csv "
+            f"or text file); a map task may stage at most {budget / 2**20:,.0f} MiB "
+            f"({STAGE_SHARE:.0%} of the mapper's {_ephemeral_mb():,} MB of /tmp, {EPHEMERAL_ENV})"))
+            for f in too_big[:20]])
+    groups = pack(files, min(spec.task_bytes, budget or spec.task_bytes), spec.task_max_files)
     width = max(5, len(str(len(groups))))
     tasks = tuple(MapTask(f"t{i:0{width}d}", tuple(g)) for i, g in enumerate(groups))
     return Plan(spec, tasks)
+
+
+def stage_budget() -> int | None:
+    """The most bytes a map task may stage: a share of the mapper function's /tmp (the
+    rest is Spark's scratch and the task's output), or None where no limit is set (a
+    laptop's disk)."""
+    mb = _ephemeral_mb()
+    return int(mb * 2**20 * STAGE_SHARE) if mb else None
+
+
+def _ephemeral_mb() -> int:
+    raw = os.environ.get(EPHEMERAL_ENV, "")
+    return int(raw) if raw.isdigit() else 0
 
 
 def pack(files: list[InputFile], target_bytes: int, max_files: int) -> list[list[InputFile]]:

@@ -42,7 +42,7 @@ MODES = (MAPPER_AND_REDUCER, MAPPER_ONLY, REDUCER_ONLY)
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,62}\Z")  # fits a Step Functions execution name
 TOP_FIELDS = {"name", "mode", "mapper", "reducer", "input", "output", "max_concurrency",
               "retries", "min_success_ratio", "max_rejected_ratio", "spark_conf", "work_dir",
-              "task_bytes", "task_max_files", "cache", "cache_version"}
+              "task_bytes", "task_max_files", "split_bytes", "cache", "cache_version"}
 _CACHE_VERSION = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}\Z")
 # Packing: small files share a map task until it holds this many bytes (or files). A map
 # task has a fixed cost (0.4 s warm, seconds cold), so one per 20 KB file would dominate.
@@ -89,6 +89,7 @@ class JobSpec:
     spark_conf: dict[str, str] = field(default_factory=dict)
     task_bytes: int = DEFAULT_TASK_BYTES
     task_max_files: int = DEFAULT_TASK_MAX_FILES
+    split_bytes: int | None = None   # a splittable file larger than this is cut (None: task_bytes, >= 64 MiB)
     cache: bool = False          # reuse matching map tasks of earlier jobs (engine/job/cache.py)
     cache_version: str = ""      # part of the cache key: bump it when code the hashes miss changed
     code: dict[str, str] = field(default_factory=dict)   # source hashes (engine/job/fingerprints.py)
@@ -215,6 +216,7 @@ class ManifestParser:
         max_rejected = self.number(data, "max_rejected_ratio", (int, float), 0.1, lo=0, hi=1)
         task_bytes = self.number(data, "task_bytes", int, DEFAULT_TASK_BYTES, lo=1, hi=MAX_TASK_BYTES)
         task_max_files = self.number(data, "task_max_files", int, DEFAULT_TASK_MAX_FILES, lo=1, hi=100_000)
+        split_bytes = self.number(data, "split_bytes", int, None, lo=1, hi=MAX_TASK_BYTES)
         spark_conf = self.want(data, "", "spark_conf", dict, default={})
         for key, value in spark_conf.items():
             if not isinstance(value, (str, int, float, bool)):
@@ -254,7 +256,7 @@ class ManifestParser:
             max_concurrency=max_concurrency, retries=retries,
             min_success_ratio=float(min_success), max_rejected_ratio=float(max_rejected),
             spark_conf={k: _conf_value(v) for k, v in spark_conf.items()},
-            task_bytes=task_bytes, task_max_files=task_max_files,
+            task_bytes=task_bytes, task_max_files=task_max_files, split_bytes=split_bytes,
             cache=use_cache, cache_version=cache_version,
             code=self.code if self.code is not None else code_fingerprints(
                 mapper if mode != REDUCER_ONLY else None, reducer if mode != MAPPER_ONLY else None),

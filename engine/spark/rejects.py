@@ -20,8 +20,13 @@ MAX_RECORD_CHARS = 1000  # raw text kept per reject
 
 
 def collect_rejects(df, local_paths: list[str], input_uris: list[str], fmt: str,
+                    offsets: list[int | None] | None = None, header: bool = False,
                     limit: int = MAX_RECORDS) -> list[dict]:
-    """Up to ``limit`` rejected records as ``{input, line, reason, record}`` dicts."""
+    """Up to ``limit`` rejected records as ``{input, line, reason, record}`` dicts. For a
+    split of a large file (``offsets[i]``: where its staged lines begin in the file) the
+    line number in the whole file is not known: such a record has ``offset``, the byte
+    offset of its line in the file, and ``line`` None."""
+    offsets = offsets or [None] * len(local_paths)
     from pyspark.sql import functions as F
 
     # Every column, as in the task's counting pass: Spark flags a value that does not fit
@@ -35,13 +40,23 @@ def collect_rejects(df, local_paths: list[str], input_uris: list[str], fmt: str,
         by_file.setdefault(_file_index(row["file"], local_paths), []).append(row["raw"])
     out = []
     for index, raws in by_file.items():
-        lines = _line_numbers(local_paths[index], raws) if index >= 0 else {}
+        lines = _positions(local_paths[index], raws) if index >= 0 else {}
         uri = input_uris[index] if index >= 0 else "?"
+        base = offsets[index] if index >= 0 else None
+        skip = _header_bytes(local_paths[index]) if base is not None and header else 0
         for raw in raws:
             positions = lines.get(raw, [])
-            out.append({"input": uri, "line": positions.pop(0) if positions else None,
-                        "reason": _reason(raw, fmt), "record": raw[:MAX_RECORD_CHARS]})
+            line, at = positions.pop(0) if positions else (None, None)
+            record = {"input": uri, "line": line if base is None else None}
+            if base is not None:
+                record["offset"] = base + at - skip if at is not None else None
+            out.append({**record, "reason": _reason(raw, fmt), "record": raw[:MAX_RECORD_CHARS]})
     return out
+
+
+def _header_bytes(path: str) -> int:
+    with open(path, "rb") as fh:
+        return len(fh.readline())
 
 
 def _file_index(spark_path: str, local_paths: list[str]) -> int:
@@ -52,15 +67,17 @@ def _file_index(spark_path: str, local_paths: list[str]) -> int:
     return -1
 
 
-def _line_numbers(path: str, raws: list[str]) -> dict[str, list[int]]:
+def _positions(path: str, raws: list[str]) -> dict[str, list[tuple[int, int]]]:
+    """raw record -> [(line number, byte offset of the line)] in the staged file."""
     opener = gzip.open if path.endswith(".gz") else open
-    found: dict[str, list[int]] = {}
+    found: dict[str, list[tuple[int, int]]] = {}
     missing = Counter(raws)
-    with opener(path, "rt", encoding="utf-8", errors="replace") as fh:
-        for number, line in enumerate(fh, start=1):
-            line = line.rstrip("\r\n")
+    at = 0
+    with opener(path, "rb") as fh:
+        for number, data in enumerate(fh, start=1):
+            line, start, at = data.decode("utf-8", "replace").rstrip("\r\n"), at, at + len(data)
             if missing.get(line, 0) > 0:
-                found.setdefault(line, []).append(number)
+                found.setdefault(line, []).append((number, start))
                 missing[line] -= 1
                 if missing.total() == 0:   # the samples are the file's first rejects: stop
                     break

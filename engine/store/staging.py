@@ -12,6 +12,7 @@ import os
 import posixpath
 from concurrent.futures import ThreadPoolExecutor
 
+from .splits import stage_range
 from .storage import Storage, is_s3
 
 # Parallel GETs: a task of many small packed objects waits on request latency, not bandwidth.
@@ -43,3 +44,23 @@ def stage(storage: Storage, uris: list[str], folder: str) -> list[str]:
             for done in [pool.submit(storage.download, uri, local) for uri, local in remote]:
                 done.result()   # the first failure is raised, naming its object
     return out
+
+
+def stage_inputs(storage: Storage, inputs: list, folder: str, csv_header: bool = False) -> tuple[list[str], list]:
+    """A map task's inputs (InputFiles) on local disk: (local paths, and for each the byte
+    offset in its file where the staged lines begin, None when they begin the file). A split is
+    staged as the lines its range owns (engine/store/splits.py), after the file's header
+    line for a CSV with one."""
+    whole = [f for f in inputs if not f.is_split]
+    local = dict(zip((id(f) for f in whole), stage(storage, [f.uri for f in whole], folder)))
+    paths, offsets = [], []
+    for i, f in enumerate(inputs):
+        if f.is_split:
+            path = os.path.join(folder, f"split-{i:05d}{extension(f.uri)}")
+            # From byte 0 the staged lines are numbered as in the file: no offset needed.
+            offsets.append(stage_range(storage, f, path, csv_header) or None)
+            paths.append(path)
+        else:
+            paths.append(local[id(f)])
+            offsets.append(None)
+    return paths, offsets

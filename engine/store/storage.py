@@ -142,6 +142,15 @@ class FileInfo:
     mtime_ns: int | None = None   # local files: with the size, what says the file changed
 
 
+def _copy(src, out, length: int, chunk: int = 1 << 20) -> None:
+    while length > 0:
+        data = src.read(min(chunk, length))
+        if not data:
+            return
+        out.write(data)
+        length -= len(data)
+
+
 class LocalFiles:
     """The local filesystem. Writes go through a temp file + rename, so a reader never
     sees a half-written file."""
@@ -174,6 +183,22 @@ class LocalFiles:
     def read_bytes(self, uri: str) -> bytes:
         try:
             return Path(uri).read_bytes()
+        except OSError as exc:
+            raise classify(f"read {uri}", exc) from exc
+
+    def read_range(self, uri: str, start: int, end: int) -> bytes:
+        try:
+            with open(uri, "rb") as fh:
+                fh.seek(start)
+                return fh.read(max(0, end - start))
+        except OSError as exc:
+            raise classify(f"read {uri}", exc) from exc
+
+    def copy_range(self, uri: str, start: int, end: int, out) -> None:
+        try:
+            with open(uri, "rb") as fh:
+                fh.seek(start)
+                _copy(fh, out, end - start)
         except OSError as exc:
             raise classify(f"read {uri}", exc) from exc
 
@@ -294,6 +319,25 @@ class S3Files:
         body = self._call("read", uri, self.client.get_object, Bucket=bucket, Key=key)["Body"]
         return body.read()
 
+    def read_range(self, uri: str, start: int, end: int) -> bytes:
+        if end <= start:
+            return b""
+        bucket, key = split_s3(uri)
+        return self._call("read", uri, self.client.get_object, Bucket=bucket, Key=key,
+                          Range=f"bytes={start}-{end - 1}")["Body"].read()
+
+    def copy_range(self, uri: str, start: int, end: int, out) -> None:
+        """One ranged GET, streamed into ``out``: a split never holds its range in memory."""
+        if end <= start:
+            return
+        bucket, key = split_s3(uri)
+        body = self._call("read", uri, self.client.get_object, Bucket=bucket, Key=key,
+                          Range=f"bytes={start}-{end - 1}")["Body"]
+        try:
+            _copy(body, out, end - start)
+        except Exception as exc:
+            raise classify(f"read {uri}", exc) from exc
+
     def write_bytes(self, uri: str, data: bytes) -> None:
         bucket, key = split_s3(uri)
         self._call("write", uri, self.client.put_object, Bucket=bucket, Key=key, Body=data)
@@ -394,6 +438,14 @@ class Storage:
 
     def read_bytes(self, uri: str) -> bytes:
         return self._for(uri).read_bytes(uri)
+
+    def read_range(self, uri: str, start: int, end: int) -> bytes:
+        """Bytes [start, end) of a file or object (fewer at its end)."""
+        return self._for(uri).read_range(uri, start, end)
+
+    def copy_range(self, uri: str, start: int, end: int, out) -> None:
+        """Write bytes [start, end) of a file or object into the open binary file ``out``."""
+        self._for(uri).copy_range(uri, start, end, out)
 
     def read_text(self, uri: str) -> str:
         return self.read_bytes(uri).decode("utf-8")

@@ -183,3 +183,33 @@ def test_gzip_inputs_are_read(samples, tmp_path):
     kept, rows_in, rejected = crawl_records([src])
     assert status.state == "SUCCEEDED", status.reason
     assert (status.rows_in, status.rejected, status.rows_out) == (rows_in, rejected, len(kept))
+
+
+def test_a_large_file_split_by_byte_range_gives_the_same_counts_and_rejects_by_offset(samples, tmp_path):
+    """The crawl samples as one file, split into 8 ranges (8 map tasks): every record is
+    read once (counts and p90 as plain Python computes them), and each reject in a split
+    after the first names its line's byte offset in the whole file."""
+    sources = sorted((samples / "crawl").glob("*.jsonl"))
+    big = tmp_path / "all.jsonl"
+    big.write_bytes(b"".join(f.read_bytes() if f.read_bytes().endswith(b"\n") else f.read_bytes() + b"\n"
+                             for f in sources))
+    split = big.stat().st_size // 8 + 1
+    status, spec = run_crawl([big], tmp_path, max_rejected_ratio=0.5, split_bytes=split, task_bytes=split)
+    kept, rows_in, rejected = crawl_records([big])
+    assert len(status.tasks) == 8
+    assert (status.rows_in, status.rejected, status.rows_out) == (rows_in, rejected, len(kept))
+    got = read_json_lines(tmp_path / "out").set_index("language")
+    assert {lang: got.loc[lang, "documents"] for lang in got.index} == \
+        {lang: count for lang, (count, _) in p90_by_language(kept).items()}
+
+    offsets, at = {}, 0                                    # line number -> byte offset, by hand
+    for number, line in enumerate(big.read_bytes().splitlines(keepends=True), start=1):
+        offsets[number], at = at, at + len(line)
+    expected = {offsets[n] for _, n in crawl_rejects([big]) if offsets[n] >= split}
+    errors = [json.loads(line) for t in status.tasks if t.rejected
+              for line in open(f"{spec.work_dir}/jobs/{spec.job_id}/errors/{t.task_id}.jsonl")]
+    by_offset = {e["offset"] for e in errors if "offset" in e}
+    assert by_offset and by_offset == expected              # under 100 rejects a task: every one is listed
+    assert all(e["line"] is None for e in errors if "offset" in e)
+    lines = {e["line"] for e in errors if "offset" not in e}   # the first split: line numbers, as in the file
+    assert lines == {n for _, n in crawl_rejects([big]) if offsets[n] < split}
