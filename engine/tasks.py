@@ -21,7 +21,7 @@ from .errors import CommitConflict, EngineError, RejectedRecordsError, UserCodeE
 from .faults import checkpoint
 from .interfaces import Mapper, Reducer, TaskContext
 from .job import cache
-from .job.commits import committed_result, committed_results, part_uris, record_failure
+from .job.commits import commit, committed_result, committed_results, part_uris, record_failure
 from .job.layout import JobLayout
 from .job.loading import resolve_class
 from .job.planning import MapTask
@@ -160,13 +160,15 @@ def _map(spec: JobSpec, task: MapTask, storage: Storage, attempt_no: int) -> Map
                     f"in {', '.join(task.input_uris)}; first: {records[0]['reason']} "
                     f"at {_position(records[0])}; all in {layout.errors(task.task_id)}")
         files = sorted(n for n in os.listdir(out_dir) if not n.startswith((".", "_")))
-        bytes_out = 0
-        for name in files:
+        bytes_out, parts = 0, []
+        for i, name in enumerate(files):
             path = os.path.join(out_dir, name)
             bytes_out += os.path.getsize(path)
-            storage.upload(path, join(layout.attempt_dir(task.task_id, attempt), name))
+            # part-<i><ext>: a name the task's summary can rebuild (engine/job/commits.py)
+            part = f"part-{i:05d}{name[name.find('.'):] if '.' in name else ''}"
+            storage.upload(path, join(layout.attempt_dir(task.task_id, attempt), part))
+            parts.append(f"{attempt}/{part}")
             checkpoint("map.mid_write", task.task_id)
-        parts = [f"{attempt}/{name}" for name in files]
 
     result = MapResult(
         task_id=task.task_id, status=SUCCEEDED, inputs=task.input_uris,
@@ -188,7 +190,7 @@ def _commit(spec: JobSpec, layout: JobLayout, result: MapResult, attempt: str | 
     winner's result and removes only its own parts."""
     checkpoint("map.before_commit", result.task_id)
     try:
-        storage.create(layout.committed_marker(result.task_id), json.dumps(result.to_dict()))
+        commit(spec, result, storage)
     except CommitConflict:
         # Another attempt (a Lambda retry while this one still ran, a redrive) committed first.
         if attempt is not None:

@@ -65,3 +65,12 @@ def test_cache_benchmark_reuses_every_map_task_of_the_first_job():
     assert [rows[n][1:3] for n in ("first", "reduce-changed", "uncached")] == [["3", "0"], ["3", "3"], ["3", "0"]]
     assert "cached and uncached outputs agree: yes" in lines
     assert re.fullmatch(r"cache_rerun_ratio=\d+\.\d\d", lines[-1])
+
+
+def test_scale_benchmark_splits_and_counts_bookkeeping_requests():
+    lines = bench("benchmarks.scale", "--gb", "0.02", "--split-mb", "5", "--tasks", "1000", "3000")
+    rows = {line.split()[0]: line.split() for line in lines if line.startswith(("unsplit", "split "))}
+    assert rows["unsplit"][1] == "1" and int(rows["split"][1]) == 4      # 20 MB in 5 MiB ranges
+    counts = [line.split() for line in lines if line.strip()[:1].isdigit()]
+    assert [c[0] for c in counts] == ["1,000", "3,000"]
+    assert re.fullmatch(r"split_overhead=\d+\.\d\d max_task_staged_mb=\d+ bookkeeping_requests_3k=\d+", lines[-1])

@@ -24,7 +24,7 @@ from dataclasses import replace
 
 from ..errors import CommitConflict
 from ..store.storage import Storage
-from .commits import read_marker
+from .commits import commit, read_marker
 from .fingerprints import digest, engine_fingerprint
 from .layout import JobLayout
 from .planning import MapTask
@@ -103,9 +103,8 @@ def reuse(spec: JobSpec, task: MapTask, source_job: str, source: MapResult, stor
     result = replace(source, task_id=task.task_id, status=CACHED, inputs=task.input_uris,
                      source_job=source_job, source_task=source.task_id,
                      duration_ms=0, attempts=0, cold_start=False)
-    marker = JobLayout(spec.work_dir, spec.job_id).committed_marker(task.task_id)
     try:
-        storage.create(marker, json.dumps(result.to_dict()))
+        commit(spec, result, storage)
     except CommitConflict:
         return read_marker(spec.work_dir, spec.job_id, task.task_id, storage)
     return result

@@ -9,6 +9,8 @@
                                                    once, conditionally: lists the winner's parts,
                                                    or points at another job's: CACHED)
     <root>/jobs/_cache/<key>.json                  "cache": the job and task that committed a key
+    <root>/jobs/<job_id>/done/<task_id>.<summary>  empty: a committed task's result in its name,
+                                                   so one LIST reads a thousand (engine/job/commits.py)
     <root>/jobs/<job_id>/errors/<task_id>.jsonl    rejected records, with file + reason
     <root>/jobs/<job_id>/failures/<task_id>.json   the last error of a task that has not committed
     <root>/jobs/_map-runs/<map run id>/            Step Functions' ResultWriter output (AWS)
@@ -96,6 +98,11 @@ class JobLayout:
     def publish_intent(self, attempt: str) -> str:
         """What one publish attempt is about to write into the destination (S3)."""
         return join(self.job_dir, "publish", f"{attempt}.json")
+
+    @property
+    def summaries(self) -> str:
+        """The folder of committed tasks' summaries (one LIST reads a thousand)."""
+        return join(self.job_dir, "done", "")
 
     def committed_marker(self, task_id: str) -> str:
         return join(self.intermediate(task_id), COMMITTED)

@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 from ..errors import RetriesExhaustedError, is_retryable
 from ..store.storage import Storage
 from . import cache
-from .commits import committed_result, committed_results, recorded_failure
+from .commits import committed_results, recorded_failure, uncommit
 from .fingerprints import code_fingerprints
 from .layout import JobLayout
 from .planning import MapTask, Plan, save_plan
@@ -131,11 +131,11 @@ def pending_tasks(plan: Plan, start: Start, storage: Storage) -> list[MapTask]:
         return []
     if start.previous is None and not spec.cache:
         return list(plan.tasks)   # a new job has committed nothing
-    layout, pending = JobLayout(spec.work_dir, spec.job_id), []
+    committed, pending = committed_results(spec, plan.tasks, storage), []
     for task in plan.tasks:
-        marker = committed_result(spec, task.task_id, storage)
+        marker = committed.get(task.task_id)
         if marker is not None and marker.status == CACHED and not cache.pointer_stands(spec, marker, storage):
-            storage.delete(layout.committed_marker(task.task_id))
+            uncommit(spec, marker, storage)
             marker = None
         if marker is None and spec.cache:
             found = cache.lookup(spec, task, storage)

@@ -25,7 +25,7 @@ from typing import Callable
 from .. import worker
 from ..errors import error_to_dict
 from ..job import lifecycle
-from ..job.commits import committed_result, record_failure
+from ..job.commits import committed_results, record_failure
 from ..job.layout import JobLayout
 from ..job.lifecycle import may_retry
 from ..job.planning import MapTask, Plan
@@ -188,10 +188,9 @@ class LocalRunner:
         reduce: ReduceResult | None = None
         reason = ""
         waiting = {t.task_id for t in pending}
-        for task in plan.tasks if spec.uses_mapper else ():   # committed by an earlier run, or cached
-            if task.task_id not in waiting:
-                emit({"event": "task_done", "result": committed_result(spec, task.task_id, storage).skipped(),
-                      "attempt": 0})
+        earlier = [t for t in plan.tasks if t.task_id not in waiting] if spec.uses_mapper else []
+        for result in committed_results(spec, earlier, storage).values():   # an earlier run's, or cached
+            emit({"event": "task_done", "result": result.skipped(), "attempt": 0})
         try:
             if pending:
                 executor = self._map_phase(plan, pending, self._executor(plan))

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 
 import pytest
 
 from engine.errors import RejectedRecordsError
+from engine.job.commits import committed_result, uncommit
 from engine.job.layout import JobLayout
 from engine.job.planning import plan_job
 from engine.job.spec import load_manifest
@@ -148,7 +150,10 @@ def test_resume_runs_only_uncommitted_tasks(samples, tmp_path):
     first, spec, _ = run_local(manifest, tmp_path)
     first_output = sorted(open(tmp_path / "out" / f).read() for f in first.reduce.files)
     layout = JobLayout(spec.work_dir, spec.job_id)
-    Storage().delete(layout.committed_marker("t00001"))    # as if that task had died
+    # As if that task had died before committing: neither its marker nor its summary.
+    uncommit(spec, committed_result(spec, "t00001", Storage()), Storage())
+    assert not os.path.exists(layout.committed_marker("t00001")) and not any(
+        n.startswith("t00001.") for n in os.listdir(layout.summaries))
     second, _, events = run_local(manifest, tmp_path)
     started = [e["task_id"] for e in events if e["event"] == "task_started"]
     assert started == ["t00001"]
