@@ -17,17 +17,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from .measure import ROOT, crawl_manifest, lmr_run, measure, positive_int
-
-
-def _data(files: int, mb: float) -> Path:
-    folder = ROOT / "benchmarks" / "data" / f"crawl-{files}x{mb:g}mb"
-    if len(list(folder.glob("*.jsonl"))) != files:
-        shutil.rmtree(folder, ignore_errors=True)
-        from jobs.datagen import write_crawl
-
-        write_crawl(str(folder), files=files, mb=mb)
-    return folder
+from .measure import crawl_data, crawl_manifest, lmr_run, measure, positive_int
 
 
 def _run(name: str, data: Path, work: Path, output_format: str, cache: bool) -> dict:
@@ -55,7 +45,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.cache", description=__doc__.splitlines()[0])
     parser.add_argument("--files", type=positive_int, default=16, help="input files (one map task each)")
     args = parser.parse_args(argv)
-    data = _data(args.files, 4.0)
+    data = crawl_data(args.files, 4.0)
     work = Path(tempfile.mkdtemp(prefix="lmr-cache-"))
     runs = [_run("first", data, work, "json", cache=True),
             _run("reduce-changed", data, work, "csv", cache=True),

@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
 import threading
@@ -23,6 +24,17 @@ def crawl_manifest(path: Path, name: str, inputs: dict, output: Path, **fields) 
         "reducer": "jobs.crawl:P90ContentLengthByLanguage", "max_rejected_ratio": 0.5,
         "input": inputs, "output": {"path": str(output)}, **fields}))
     return path
+
+
+def crawl_data(files: int, mb: float) -> Path:
+    """``files`` generated crawl files of about ``mb`` MB each, made once in benchmarks/data."""
+    folder = ROOT / "benchmarks" / "data" / f"crawl-{files}x{mb:g}mb"
+    if len(list(folder.glob("*.jsonl"))) != files:
+        shutil.rmtree(folder, ignore_errors=True)
+        from jobs.datagen import write_crawl
+
+        write_crawl(str(folder), files=files, mb=mb)
+    return folder
 
 
 def lmr_run(manifest: Path, work_dir: Path, *flags: str) -> list[str]:

@@ -16,19 +16,9 @@ import sys
 import tempfile
 from pathlib import Path
 
-from .measure import ROOT, crawl_manifest, lmr_run, measure
+from .measure import crawl_data, crawl_manifest, lmr_run, measure
 
 SHAPES = {"40 x 1 MB": (40, 1.0), "2,000 x 20 KB": (2000, 0.02)}
-
-
-def _data(files: int, mb: float) -> Path:
-    folder = ROOT / "benchmarks" / "data" / f"crawl-{files}x{mb:g}mb"
-    if len(list(folder.glob("*.jsonl"))) != files:
-        shutil.rmtree(folder, ignore_errors=True)
-        from jobs.datagen import write_crawl
-
-        write_crawl(str(folder), files=files, mb=mb)
-    return folder
 
 
 def _run(name: str, data: Path, work: Path, **fields) -> dict:
@@ -48,7 +38,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--unpacked", action="store_true", help="also run the small files one task each")
     args = parser.parse_args(argv)
     work = Path(tempfile.mkdtemp(prefix="lmr-small-"))
-    data = {name: _data(*shape) for name, shape in SHAPES.items()}
+    data = {name: crawl_data(*shape) for name, shape in SHAPES.items()}
     runs = [_run(name, folder, work) for name, folder in data.items()]
     if args.unpacked:
         runs.append(_run("2,000 unpacked", data["2,000 x 20 KB"], work, task_bytes=1))
