@@ -217,7 +217,8 @@ def _for_reducer(spec: JobSpec, spark, mapped, ctx: TaskContext):
     return (out.select(*used) if used else out), combined
 
 
-def run_reduce_task(spec: JobSpec, tasks: list[MapTask], storage: Storage | None = None) -> ReduceResult:
+def run_reduce_task(spec: JobSpec, tasks: list[MapTask], storage: Storage | None = None,
+                    results: dict[str, MapResult] | None = None) -> ReduceResult:
     """Apply the Reducer to every committed map output (or, in REDUCER_ONLY mode, to the
     job's input files) and publish the destination."""
     from .spark import session
@@ -231,7 +232,7 @@ def run_reduce_task(spec: JobSpec, tasks: list[MapTask], storage: Storage | None
         sources = [u for t in tasks for u in t.input_uris]
         workload = sum(t.bytes for t in tasks)
     else:
-        results = committed_results(spec, tasks, storage)
+        results = committed_results(spec, tasks, storage) if results is None else results
         if not results:
             raise UserCodeError(f"job {spec.job_id}: no map task committed; nothing to reduce")
         sources = [u for r in results.values() for u in part_uris(spec, r)]
@@ -280,11 +281,12 @@ def run_reduce_task(spec: JobSpec, tasks: list[MapTask], storage: Storage | None
                         files=published, counters=dict(ctx.counters))
 
 
-def commit_mapper_output(spec: JobSpec, tasks: list[MapTask], storage: Storage | None = None) -> ReduceResult:
+def commit_mapper_output(spec: JobSpec, tasks: list[MapTask], storage: Storage | None = None,
+                         results: dict[str, MapResult] | None = None) -> ReduceResult:
     """MAPPER_ONLY: publish every committed task's files as the destination (no Spark)."""
     storage = storage or Storage()
     started_at, t0 = time.time(), time.monotonic()
-    results = committed_results(spec, tasks, storage)
+    results = committed_results(spec, tasks, storage) if results is None else results
     pairs = [(uri, f"{r.task_id}-{basename(uri)}") for r in results.values() for uri in part_uris(spec, r)]
     rows = sum(r.rows_out for r in results.values())
     published = publish(storage, pairs, spec.output.path, {"job_id": spec.job_id, "rows": rows},
@@ -302,12 +304,13 @@ def reduce_job(spec: JobSpec, tasks: list[MapTask], storage: Storage | None = No
     storage = storage or Storage()
     # Before any work: a destination holding someone else's files is refused, untouched.
     check_destination(storage, spec.output.path, JobLayout(spec.work_dir, spec.job_id))
-    if spec.mode != REDUCER_ONLY:
-        committed = len(committed_results(spec, tasks, storage))
-        if not may_reduce(len(tasks), committed, spec.min_success_ratio):
+    results = None
+    if spec.mode != REDUCER_ONLY:   # the commits are read once, for the check and the work
+        results = committed_results(spec, tasks, storage)
+        if not may_reduce(len(tasks), len(results), spec.min_success_ratio):
             return ReduceResult.skipped(spec.output.path, (
-                f"{committed} of {len(tasks)} map tasks succeeded, below min_success_ratio "
+                f"{len(results)} of {len(tasks)} map tasks succeeded, below min_success_ratio "
                 f"{spec.min_success_ratio}"))
     if spec.mode == MAPPER_ONLY:
-        return commit_mapper_output(spec, tasks, storage)
-    return run_reduce_task(spec, tasks, storage)
+        return commit_mapper_output(spec, tasks, storage, results)
+    return run_reduce_task(spec, tasks, storage, results)

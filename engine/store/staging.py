@@ -51,16 +51,15 @@ def stage_inputs(storage: Storage, inputs: list, folder: str, csv_header: bool =
     offset in its file where the staged lines begin, None when they begin the file). A split is
     staged as the lines its range owns (engine/store/splits.py), after the file's header
     line for a CSV with one."""
-    whole = [f for f in inputs if not f.is_split]
-    local = dict(zip((id(f) for f in whole), stage(storage, [f.uri for f in whole], folder)))
+    whole = iter(stage(storage, [f.uri for f in inputs if not f.is_split], folder))
     paths, offsets = [], []
     for i, f in enumerate(inputs):
-        if f.is_split:
-            path = os.path.join(folder, f"split-{i:05d}{extension(f.uri)}")
-            # From byte 0 the staged lines are numbered as in the file: no offset needed.
-            offsets.append(stage_range(storage, f, path, csv_header) or None)
-            paths.append(path)
-        else:
-            paths.append(local[id(f)])
+        if not f.is_split:
+            paths.append(next(whole))
             offsets.append(None)
+            continue
+        path = os.path.join(folder, f"split-{i:05d}{extension(f.uri)}")
+        # From byte 0 the staged lines are numbered as in the file: no offset needed.
+        offsets.append(stage_range(storage, f, path, csv_header) or None)
+        paths.append(path)
     return paths, offsets
