@@ -72,6 +72,14 @@ def expected(inputs: Path, lower: bool = False, min_length: int = 0) -> dict[str
     return dict(words)
 
 
+def snapshot(root: Path) -> dict[str, str]:
+    """Every file under ``root`` (relative path -> content hash)."""
+    import hashlib
+
+    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in root.rglob("*") if p.is_file() and "__pycache__" not in p.parts}
+
+
 def output(folder: Path) -> dict[str, int]:
     frames = [pd.read_csv(p, keep_default_na=False) for p in sorted(folder.glob("*.csv"))]
     got = pd.concat(frames)
@@ -170,8 +178,19 @@ def test_a_deleted_jobs_tasks_are_never_read_as_cached(job):
     third, spec3, ran = job.run()
     assert (ran, third.tasks_cached) == (0, 3)
     job.forget(spec2.job_id)
+    before = snapshot(job.tmp)
     again, spec3_again, ran = job.run()
     assert spec3_again.job_id == spec3.job_id
+    # Dropping the dangling pointers deletes only this job's own CACHED markers and their
+    # summaries; everything outside the job's folder and the output it replaces stands.
+    after = snapshot(job.tmp)
+    own, entries = f"work/jobs/{spec3.job_id}/", ("work/jobs/_cache/", "scratch/")   # re-pointed; map traces
+    assert {p: h for p, h in before.items() if not p.startswith((own, *entries, "out/"))} == \
+        {p: h for p, h in after.items() if not p.startswith((own, *entries, "out/"))}
+    assert {p for p in before if p.startswith(entries[0])} == {p for p in after if p.startswith(entries[0])}
+    gone = sorted(p[len(own):] for p in set(before) - set(after) if p.startswith(own))
+    assert [p for p in gone if not (p.endswith("/_COMMITTED") or p.startswith("done/"))] == []
+    assert sum(p.startswith("done/") for p in gone) == 3   # the pointers' summaries (their markers are rewritten)
     assert (again.state, ran, again.tasks_cached) == ("SUCCEEDED", 3, 0)
     assert output(job.out) == expected(job.inputs)
 
