@@ -127,7 +127,8 @@ def _map(spec: JobSpec, task: MapTask, storage: Storage, attempt_no: int) -> Map
 
     with tempfile.TemporaryDirectory(prefix=f"lmr-{task.task_id}-") as scratch:
         header = mapper.input_format == "csv" and str(mapper.read_options.get("header", "")).lower() == "true"
-        local, offsets = stage_inputs(storage, list(task.inputs), os.path.join(scratch, "in"), header)
+        local, offsets = stage_inputs(storage, list(task.inputs), os.path.join(scratch, "in"),
+                                      mapper.input_format, header)
         spark = session.get_spark(spec.spark_conf)
         df = _run_user("Mapper.read", mapper.read, spark, local, ctx)
         seen = Observation()

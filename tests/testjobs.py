@@ -39,6 +39,15 @@ class CsvPassThrough(Mapper):
         return df.where(F.col("score") >= 0)
 
 
+class CountParquetWords(Mapper):
+    """Parquet rows (id, word) -> (word, count) within the task."""
+
+    input_format = "parquet"
+
+    def map(self, df, ctx):
+        return df.groupBy("word").count()
+
+
 class NotImplementedMapper(Mapper):
     pass
 

@@ -110,8 +110,8 @@ def plan_job(spec: JobSpec, storage: Storage | None = None) -> Plan:
     too_big = [f for f in files if budget and f.size > budget]
     if too_big:
         raise PlanError(spec.name, [Problem("input", (
-            f"{f.uri} is {f.size / 2**20:,.0f} MiB and cannot be split (compressed, or not a jsonl, csv "
-            f"or text file); a map task may stage at most {budget / 2**20:,.0f} MiB "
+            f"{f.uri} is {f.size / 2**20:,.0f} MiB and cannot be split (compressed, or not a jsonl, csv, "
+            f"text or parquet file); a map task may stage at most {budget / 2**20:,.0f} MiB "
             f"({STAGE_SHARE:.0%} of the mapper's {_ephemeral_mb():,} MB of /tmp, {EPHEMERAL_ENV})"))
             for f in too_big[:20]])
     groups = pack(files, min(spec.task_bytes, budget or spec.task_bytes), spec.task_max_files)

@@ -9,21 +9,25 @@ range (whose range then owns nothing but that line's start). A range is staged a
 plain local file of the lines it owns, so Spark reads it like any other file; a CSV
 range after the first gets the file's header line in front.
 
-Only uncompressed jsonl, csv and text files split: a gzip stream cannot be entered in
-the middle, and a whole-file JSON document is not line-delimited.
+Only uncompressed jsonl, csv and text files split this way: a gzip stream cannot be
+entered in the middle, and a whole-file JSON document is not line-delimited. Parquet files
+split too, by row group (engine/store/row_groups.py); their compression is inside the file.
 """
 
 from __future__ import annotations
 
 from dataclasses import replace
 
-SPLITTABLE_FORMATS = ("jsonl", "csv", "text")
+LINE_FORMATS = ("jsonl", "csv", "text")
+SPLITTABLE_FORMATS = (*LINE_FORMATS, "parquet")
 _COMPRESSED = (".gz", ".bz2", ".zst", ".snappy", ".lz4", ".deflate", ".zip", ".xz")
 _PROBE = 64 * 1024   # bytes read at a time while looking for the end of a line
 
 
 def splittable(uri: str, fmt: str | None) -> bool:
-    return fmt in SPLITTABLE_FORMATS and not uri.lower().endswith(_COMPRESSED)
+    if fmt == "parquet":
+        return True
+    return fmt in LINE_FORMATS and not uri.lower().endswith(_COMPRESSED)
 
 
 def split_file(f, split_bytes: int) -> list:

@@ -12,6 +12,7 @@ import os
 import posixpath
 from concurrent.futures import ThreadPoolExecutor
 
+from .row_groups import stage_row_groups
 from .splits import stage_range
 from .storage import Storage, is_s3
 
@@ -46,11 +47,12 @@ def stage(storage: Storage, uris: list[str], folder: str) -> list[str]:
     return out
 
 
-def stage_inputs(storage: Storage, inputs: list, folder: str, csv_header: bool = False) -> tuple[list[str], list]:
+def stage_inputs(storage: Storage, inputs: list, folder: str, fmt: str | None = None,
+                 csv_header: bool = False) -> tuple[list[str], list]:
     """A map task's inputs (InputFiles) on local disk: (local paths, and for each the byte
     offset in its file where the staged lines begin, None when they begin the file). A split is
     staged as the lines its range owns (engine/store/splits.py), after the file's header
-    line for a CSV with one."""
+    line for a CSV with one; a Parquet split as the row groups it owns (row_groups.py)."""
     whole = iter(stage(storage, [f.uri for f in inputs if not f.is_split], folder))
     paths, offsets = [], []
     for i, f in enumerate(inputs):
@@ -59,6 +61,11 @@ def stage_inputs(storage: Storage, inputs: list, folder: str, csv_header: bool =
             offsets.append(None)
             continue
         path = os.path.join(folder, f"split-{i:05d}{extension(f.uri)}")
+        if fmt == "parquet":
+            stage_row_groups(storage, f, path)
+            paths.append(path)
+            offsets.append(None)
+            continue
         # From byte 0 the staged lines are numbered as in the file: no offset needed.
         offsets.append(stage_range(storage, f, path, csv_header) or None)
         paths.append(path)

@@ -213,3 +213,26 @@ def test_a_large_file_split_by_byte_range_gives_the_same_counts_and_rejects_by_o
     assert all(e["line"] is None for e in errors if "offset" in e)
     lines = {e["line"] for e in errors if "offset" not in e}   # the first split: line numbers, as in the file
     assert lines == {n for _, n in crawl_rejects([big]) if offsets[n] < split}
+
+
+def test_a_large_parquet_file_split_by_row_group_counts_every_row_once(tmp_path):
+    """A Parquet file of 12 row groups, cut into 4 splits (4 map tasks, 3 row groups each):
+    the word counts are those pyarrow computes from the whole file."""
+    import collections
+
+    import pyarrow as pa
+
+    words = [f"w{(i * 7919) % 31}" for i in range(12 * 5000)]
+    big = tmp_path / "big.parquet"
+    pq.write_table(pa.table({"id": range(len(words)), "word": words}), big, row_group_size=5000)
+    split = big.stat().st_size // 4 + 1
+    status, _, _ = run_local({"name": "pq-split", "mapper": "tests.testjobs:CountParquetWords",
+                              "reducer": "jobs.wordcount:SumCounts", "input": {"files": [str(big)]},
+                              "output": {"path": str(tmp_path / "out")}, "split_bytes": split,
+                              "task_bytes": split}, tmp_path)
+    assert status.state == "SUCCEEDED", status.reason
+    assert len(status.tasks) == 4 and all(t.rows_in > 0 for t in status.tasks)
+    assert status.rows_in == len(words)
+    marker = json.loads((tmp_path / "out" / "_SUCCESS").read_text())
+    got = pd.concat(pd.read_csv(tmp_path / "out" / f) for f in marker["files"])
+    assert dict(zip(got["word"], got["count"])) == collections.Counter(pq.read_table(big).column("word").to_pylist())

@@ -107,3 +107,53 @@ def test_a_file_too_large_for_the_mappers_tmp_is_refused_at_plan_time(tmp_path, 
     (tmp_path / "big.txt").write_bytes(b"word\n" * (3 * 2**20 // 5))
     plan = plan_job(manifest(tmp_path, [str(tmp_path / "big.txt")]))
     assert len(plan.tasks) == 2 and max(t.bytes for t in plan.tasks) <= 2 * 2**20
+
+
+def parquet_file(path, groups: int = 6, rows: int = 50):
+    """A Parquet file of ``groups`` row groups of ``rows`` rows (ids 0..groups*rows-1)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    ids = list(range(groups * rows))
+    table = pa.table({"id": ids, "word": [f"w{i % 13}" * (1 + i % 3) for i in ids]})
+    pq.write_table(table, path, row_group_size=rows)
+    assert pq.ParquetFile(path).metadata.num_row_groups == groups
+    return ids
+
+
+def staged_parquet_ids(storage, uri: str, size: int, split_bytes: int, folder) -> list[list[int]]:
+    import pyarrow.parquet as pq
+
+    parts = split_file(InputFile(uri, size), split_bytes)
+    local, offsets = stage_inputs(storage, parts, str(folder), fmt="parquet")
+    assert offsets == [None] * len(parts)
+    return [pq.read_table(p).column("id").to_pylist() for p in local]
+
+
+def test_parquet_splits_by_row_group_each_row_once_at_every_split_size(tmp_path):
+    path = tmp_path / "big.parquet"
+    ids = parquet_file(path)
+    size = path.stat().st_size
+    for split_bytes in sorted({*range(64, size + 64, max(1, size // 97)), size // 6, size // 2}):
+        pieces = staged_parquet_ids(Storage(), str(path), size, split_bytes, tmp_path / f"staged-{split_bytes}")
+        assert [i for piece in pieces for i in piece] == ids, split_bytes
+        # every row group whole, in one split
+        assert all(len(piece) % 50 == 0 for piece in pieces), split_bytes
+    assert max(len(p) for p in staged_parquet_ids(Storage(), str(path), size, size // 6 + 1, tmp_path / "six")) < 300
+
+
+def test_parquet_splits_stage_by_ranged_reads_on_the_moto_server(s3, bucket, tmp_path):
+    path = tmp_path / "big.parquet"
+    ids = parquet_file(path, groups=4, rows=40000)
+    data = path.read_bytes()
+    s3.put_object(Bucket=bucket, Key="in/big.parquet", Body=data)
+    storage, fetched = Storage(), []
+    storage.s3.client.meta.events.register(
+        "before-parameter-build.s3.GetObject", lambda params, **_: fetched.append(params.get("Range")))
+    pieces = staged_parquet_ids(storage, f"s3://{bucket}/in/big.parquet", len(data), len(data) // 4 + 1,
+                                tmp_path / "staged")
+    assert [i for piece in pieces for i in piece] == ids
+    assert all(len(piece) % 40000 == 0 for piece in pieces) and sum(1 for piece in pieces if piece) >= 3
+    # ranged GETs only, none of them the whole object
+    spans = [tuple(map(int, r.removeprefix("bytes=").split("-"))) for r in fetched]
+    assert spans and all(last - first + 1 < len(data) for first, last in spans)
