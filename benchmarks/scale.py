@@ -42,22 +42,70 @@ def _big_file(gb: float) -> Path:
     return path
 
 
-def split_run(gb: float, split_bytes: int) -> tuple[list[dict], float]:
+def split_run(gb: float, split_bytes: int, repeat: int) -> tuple[list[dict], float]:
+    """Unsplit and split, ``repeat`` times each, alternating (a run's wall time varies by
+    several seconds on this machine); each one's median run is kept."""
     data, work = _big_file(gb), Path(tempfile.mkdtemp(prefix="lmr-scale-"))
-    runs = []
-    for name, fields in (("unsplit", {"split_bytes": 10 * 2**30}), ("split", {"split_bytes": split_bytes})):
-        manifest = crawl_manifest(work / f"{name}.json", f"scale-{name}", {"files": [str(data)]},
-                                  work / f"out-{name}", task_bytes=split_bytes, **fields)
-        run = measure(name, lmr_run(manifest, work / "work"))
-        status = json.loads(run.pop("stdout"))
-        if status["state"] != "SUCCEEDED":
-            raise SystemExit(f"{name}: {status['state']}: {status.get('reason')}")
-        runs.append({**run, "tasks": len(status["tasks"]), "rows_in": status["rows_in"],
-                     "max_staged_mb": max(t["bytes_in"] for t in status["tasks"]) / 2**20})
+    by_name: dict[str, list[dict]] = {"unsplit": [], "split": []}
+    for i in range(repeat):
+        for name, fields in (("unsplit", {"split_bytes": 10 * 2**30}), ("split", {"split_bytes": split_bytes})):
+            manifest = crawl_manifest(work / f"{name}.json", f"scale-{name}", {"files": [str(data)]},
+                                      work / f"out-{name}", task_bytes=split_bytes, **fields)
+            run = measure(name, lmr_run(manifest, work / "work"))
+            status = json.loads(run.pop("stdout"))
+            if status["state"] != "SUCCEEDED":
+                raise SystemExit(f"{name}: {status['state']}: {status.get('reason')}")
+            tasks = status["tasks"]
+            by_name[name].append({**run, "tasks": len(tasks), "rows_in": status["rows_in"],
+                                  "max_staged_mb": max(t["bytes_in"] for t in tasks) / 2**20,
+                                  # a task's own time: from its start (the JVM's, for a first
+                                  # task) to its commit
+                                  "task_s": sorted(t["duration_ms"] / 1000 for t in tasks)})
+            print(f"  run {i + 1}/{repeat} {name}: {run['wall_s']:.1f} s", flush=True)
     shutil.rmtree(work, ignore_errors=True)
+    runs = [sorted(rs, key=lambda r: r["wall_s"])[len(rs) // 2] for rs in by_name.values()]
     if runs[0]["rows_in"] != runs[1]["rows_in"]:
         raise SystemExit("split and unsplit read a different number of records")
+    for r, rs in zip(runs, by_name.values()):
+        r["all_wall_s"] = [x["wall_s"] for x in rs]
     return runs, data.stat().st_size / 2**20
+
+
+def projections(runs: list[dict], mb: float) -> list[str]:
+    """(c) Lambda projections from (a)'s measured costs, by benchmarks/cost_model.py:
+    the per-vCPU rate is the unsplit task's (file MB over its time, its JVM's start
+    included, over this machine's cores: on the low side); the per-task cost is what each
+    extra split task added to the wall time, at least the cost model's warm task."""
+    import os
+
+    from engine.job.planning import STAGE_SHARE
+
+    from .cost_model import LAMBDA_MAX_S, Assumptions, Job, on_lambda
+
+    unsplit, split = runs
+    cores = os.cpu_count() or 1
+    rate = mb * 1.048576 / max(1e-9, unsplit["task_s"][0]) / cores     # MB/s per vCPU
+    per_task = max(0.0, (split["wall_s"] - unsplit["wall_s"]) / max(1, split["tasks"] - unsplit["tasks"]))
+    a = Assumptions(mb_s_per_vcpu=rate, warm_s=max(per_task, Assumptions().warm_s), lambda_memory_mb=10_240)
+    vcpu = a.lambda_memory_mb / 1769
+    out = [f"(c) projections on Lambda (10,240 MB: {vcpu:.1f} vCPU, 10 GB /tmp): measured {rate:.0f} MB/s per "
+           f"vCPU, {per_task:.2f} s per extra task; cold start {a.cold_s} s (benchmarks.coldstart)"]
+    for lambdas in (1_000, 10_000):
+        job = Job(f"1 TB over {lambdas:,} Lambdas", lambdas, 1e6 / lambdas)
+        est = on_lambda(job, Assumptions(**{**vars(a), "concurrency": lambdas}))
+        out.append(f"  1 TB over {lambdas:>6,} Lambdas ({1e6 / lambdas:,.0f} MB a task): {est.wall_s:>6,.0f} s, "
+                   f"${est.cost_usd:,.2f}{' (a raised concurrency limit: the default is 1,000)' if lambdas > 1000 else ''}{'  (' + est.note + ')' if 'Lambda' in est.note else ''}")
+    one_task_s = a.cold_s + 1e5 / (rate * vcpu)
+    budget_mb = 10_240 * STAGE_SHARE
+    out.append(f"  100 GB file unsplit: 1 task; does not fit: it stages 100,000 MB on a /tmp of 10,240 MB "
+               f"(the planner refuses above {budget_mb:,.0f} MB), and would need {one_task_s:,.0f} s "
+               f"{'>' if one_task_s > LAMBDA_MAX_S else '<='} Lambda's {LAMBDA_MAX_S} s")
+    split_mb = SPLIT_BYTES / 1e6
+    tasks = int(1e5 // split_mb) + 1
+    est = on_lambda(Job("100 GB split", tasks, 1e5 / tasks), Assumptions(**{**vars(a), "concurrency": 1000}))
+    out.append(f"  100 GB file split by {SPLIT_BYTES // 2**20} MiB: {tasks} tasks at once: {est.wall_s:,.0f} s, "
+               f"${est.cost_usd:,.2f}")
+    return out
 
 
 def bookkeeping_requests(n: int) -> dict:
@@ -115,19 +163,22 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.scale", description=__doc__.splitlines()[0])
     parser.add_argument("--gb", type=float, default=2.0, help="size of the one large file for (a)")
     parser.add_argument("--split-mb", type=int, default=SPLIT_BYTES // 2**20, help="split_bytes for (a), MiB")
+    parser.add_argument("--repeat", type=int, default=3, help="runs of each side of (a), alternating")
     parser.add_argument("--tasks", type=int, nargs="+", default=[1_000, 10_000, 100_000],
                         help="committed tasks for (b)")
     args = parser.parse_args(argv)
-    runs, mb = split_run(args.gb, args.split_mb * 2**20)
-    print(f"(a) one {mb:,.0f} MiB JSONL file, crawl job, lmr run from process start")
-    print(f"{'':<10} {'tasks':>6} {'wall s':>8} {'peak MB':>8} {'max task MiB':>13}")
+    runs, mb = split_run(args.gb, args.split_mb * 2**20, args.repeat)
+    print(f"(a) one {mb:,.0f} MiB JSONL file, crawl job, lmr run from process start (median of {args.repeat})")
+    print(f"{'':<10} {'tasks':>6} {'wall s':>8} {'peak MB':>8} {'max task MiB':>13}  all runs, s")
     for r in runs:
-        print(f"{r['name']:<10} {r['tasks']:>6} {r['wall_s']:>8.2f} {r['peak_mb']:>8.0f} {r['max_staged_mb']:>13.1f}")
+        print(f"{r['name']:<10} {r['tasks']:>6} {r['wall_s']:>8.2f} {r['peak_mb']:>8.0f} {r['max_staged_mb']:>13.1f}"
+              f"  {', '.join(f'{w:.1f}' for w in r['all_wall_s'])}")
     print("(b) S3 requests of bookkeeping (moto server, botocore event hooks)")
     print(f"{'tasks':>8} {'reducer':>8} {'finalize':>9} {'of which reads':>15}")
     counts = [bookkeeping_requests(n) for n in args.tasks]
     for c in counts:
         print(f"{c['tasks']:>8,} {c['reducer']:>8} {c['finalize']:>9} {c['finalize_reads']:>15}")
+    print("\n".join(projections(runs, mb)))
     last = counts[-1]
     print(f"split_overhead={runs[1]['wall_s'] / runs[0]['wall_s']:.2f} "
           f"max_task_staged_mb={runs[1]['max_staged_mb']:.0f} "

@@ -68,9 +68,15 @@ def test_cache_benchmark_reuses_every_map_task_of_the_first_job():
 
 
 def test_scale_benchmark_splits_and_counts_bookkeeping_requests():
-    lines = bench("benchmarks.scale", "--gb", "0.02", "--split-mb", "5", "--tasks", "1000", "3000")
+    lines = bench("benchmarks.scale", "--gb", "0.02", "--split-mb", "5", "--repeat", "1",
+                  "--tasks", "1000", "3000")
     rows = {line.split()[0]: line.split() for line in lines if line.startswith(("unsplit", "split "))}
     assert rows["unsplit"][1] == "1" and int(rows["split"][1]) == 4      # 20 MB in 5 MiB ranges
-    counts = [line.split() for line in lines if line.strip()[:1].isdigit()]
+    counts = [line.split() for line in lines if re.fullmatch(r"\s*[\d,]+( +\d+){3}", line)]
     assert [c[0] for c in counts] == ["1,000", "3,000"]
+    projected = [line for line in lines if re.match(r"  (1 TB over|100 GB file)", line)]
+    assert [p.split(":")[0].strip() for p in projected] == [
+        "1 TB over  1,000 Lambdas (1,000 MB a task)", "1 TB over 10,000 Lambdas (100 MB a task)",
+        "100 GB file unsplit", "100 GB file split by 256 MiB"]
+    assert "does not fit" in projected[2]
     assert re.fullmatch(r"split_overhead=\d+\.\d\d max_task_staged_mb=\d+ bookkeeping_requests_3k=\d+", lines[-1])
