@@ -80,3 +80,13 @@ def test_scale_benchmark_splits_and_counts_bookkeeping_requests():
         "100 GB file unsplit", "100 GB file split by 256 MiB"]
     assert "does not fit" in projected[2]
     assert re.fullmatch(r"split_overhead=\d+\.\d\d max_task_staged_mb=\d+ bookkeeping_requests_3k=\d+", lines[-1])
+
+
+def test_report_load_benchmark_loads_the_report_and_an_empty_page():
+    from tests.integration.test_report import chromium
+
+    chromium()   # skips (fails in CI) without Debian's chromium
+    lines = bench("benchmarks.report_load", "--tasks", "300", "--repeat", "1")
+    assert lines[0].startswith("report.html of 300 tasks:")
+    assert [line.split()[0] for line in lines[2:4]] == ["empty", "report.html"]
+    assert re.fullmatch(r"report_load_s=\d+\.\d\d", lines[-1])

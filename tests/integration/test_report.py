@@ -14,8 +14,7 @@ import pytest
 from engine.job.layout import JobLayout
 from tests.conftest import run_local
 
-CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+from benchmarks.report_load import CHROMIUM_FLAGS
 
 
 def chromium() -> str:
@@ -86,31 +85,15 @@ def test_cost_estimate_is_the_tasks_gb_seconds(partial_job, monkeypatch):
 
 
 def test_a_report_of_10000_tasks_draws_pictures_that_scale_and_lists_the_slowest_and_failed(tmp_path):
-    """A generated status of 10,000 map tasks (50 of them failed): the page draws tasks
+    """A generated status of 10,000 map tasks (150 of them failed): the page draws tasks
     running over time and a histogram of durations instead of 10,000 rows; both are
     checked against sums done here, as are the slowest and failed lists."""
-    import random
-
+    from benchmarks.report_load import synthetic_status
     from engine.job.report import write_report
-    from engine.job.results import MapResult
-    from engine.job.status import FailedTask, JobStatus
     from engine.store.storage import Storage
 
-    rng, t0 = random.Random(7), 1_800_000_000.0
-    tasks = []
-    for i in range(10_000):
-        start = t0 + rng.uniform(0, 600)
-        tasks.append(MapResult(task_id=f"t{i:05d}", status="SUCCEEDED", inputs=[f"s3://b/in/{i}.jsonl"],
-                               rows_in=100, rows_out=100, rejected=0, bytes_in=1000, bytes_out=500,
-                               duration_ms=int(rng.expovariate(1 / 20) * 1000) + 1, cold_start=i % 7 == 0,
-                               started_at=start))
-    failed = [FailedTask(f"f{i:03d}", [f"s3://b/in/bad-{i}.jsonl"], "UserCodeError", f"bad record {i}", 3,
-                         t0 + 10 * i, t0 + 10 * i + 5) for i in range(150)]
-    end = max(t.started_at + t.duration_ms / 1000 for t in tasks)
-    status = JobStatus(job_id="big-0123456789", name="big", mode="MAPPER_AND_REDUCER", state="PARTIAL",
-                       tasks_total=10_150, tasks_succeeded=10_000, tasks_failed=150, rows_in=10**6,
-                       rows_out=10**6, rejected=0, bytes_in=10**7, output="s3://b/out", started_at=t0,
-                       finished_at=end, failed=failed, tasks=tasks)
+    status = synthetic_status(10_000, 150)
+    tasks, failed = status.tasks, status.failed
     write_report(status, str(tmp_path / "work"), Storage())
     report = JobLayout(str(tmp_path / "work"), status.job_id).report_html
     assert os.path.getsize(report) < 200_000          # not a row, nor a JSON record, per task
