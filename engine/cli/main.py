@@ -15,6 +15,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from ..errors import EngineError, ManifestError, PlanError
+from ..job.params import parse_param_flag
 from ..job.spec import MODES
 from ..job.status import FAILED, PARTIAL, SUCCEEDED
 from ..store.storage import Storage
@@ -37,6 +38,15 @@ def _spec_flags(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--output-format")
     group.add_argument("--work-dir", help="where jobs/<id>/ lives (default: ./.lmr, or the "
                                           "output's bucket for S3 output; env LMR_WORK_DIR)")
+    group.add_argument("--param", action="append", type=_param, default=[], metavar="KEY=VALUE",
+                       help="set params.KEY (repeatable); VALUE is read as JSON when it parses, else as text")
+
+
+def _param(text: str) -> tuple[str, Any]:
+    try:
+        return parse_param_flag(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def overrides_from(args: argparse.Namespace) -> dict[str, Any]:
@@ -47,6 +57,8 @@ def overrides_from(args: argparse.Namespace) -> dict[str, Any]:
     output = {k: v for k, v in (("path", args.output), ("format", args.output_format)) if v}
     if output:
         out["output"] = output
+    if getattr(args, "param", None):
+        out["params"] = dict(args.param)
     return out
 
 

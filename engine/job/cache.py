@@ -5,7 +5,7 @@ The key covers everything a map task's output depends on: its inputs (URI, size,
 on S3 or mtime locally, byte range), the Mapper's source and, when the job reduces, the
 Reducer's ``combine`` (engine/job/fingerprints.py), the engine's own source, and the
 settings that shape what is written (mode, input format, schema and options, the output
-format of a MAPPER_ONLY job, spark_conf, max_rejected_ratio, cache_version). A cached
+format of a MAPPER_ONLY job, spark_conf, max_rejected_ratio, cache_version, params). A cached
 job's map tasks write every column the Mapper returns, so a changed Reducer may read
 any of them.
 
@@ -47,6 +47,7 @@ def task_key(spec: JobSpec, task: MapTask) -> str:
         "spark_conf": spec.spark_conf,
         "max_rejected_ratio": spec.max_rejected_ratio,
         "cache_version": spec.cache_version,
+        "params": spec.params,
         "inputs": [f.to_dict() for f in task.inputs],
     }
     return digest(json.dumps(settings, sort_keys=True))

@@ -33,6 +33,7 @@ from .fingerprints import code_fingerprints
 from .layout import MANIFESTS_PREFIX, engine_area
 from .loading import check_statically, resolve_class
 from .manifest_file import kind_of, manifest_dir, read_manifest
+from .params import params_problem
 
 WORK_DIR_ENV = "LMR_WORK_DIR"
 DEFAULT_LOCAL_WORK_DIR = ".lmr"
@@ -42,7 +43,7 @@ MODES = (MAPPER_AND_REDUCER, MAPPER_ONLY, REDUCER_ONLY)
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,62}\Z")  # fits a Step Functions execution name
 TOP_FIELDS = {"name", "mode", "mapper", "reducer", "input", "output", "max_concurrency",
               "retries", "min_success_ratio", "max_rejected_ratio", "spark_conf", "work_dir",
-              "task_bytes", "task_max_files", "split_bytes", "cache", "cache_version"}
+              "task_bytes", "task_max_files", "split_bytes", "cache", "cache_version", "params"}
 _CACHE_VERSION = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}\Z")
 # Packing: small files share a map task until it holds this many bytes (or files). A map
 # task has a fixed cost (0.4 s warm, seconds cold), so one per 20 KB file would dominate.
@@ -93,6 +94,7 @@ class JobSpec:
     cache: bool = False          # reuse matching map tasks of earlier jobs (engine/job/cache.py)
     cache_version: str = ""      # part of the cache key: bump it when code the hashes miss changed
     code: dict[str, str] = field(default_factory=dict)   # source hashes (engine/job/fingerprints.py)
+    params: dict[str, Any] = field(default_factory=dict)  # ctx.params (engine/job/params.py)
 
     @property
     def uses_mapper(self) -> bool:
@@ -231,6 +233,10 @@ class ManifestParser:
             self.fail("cache_version", f"{quote(cache_version)} must be 1-64 letters, digits, '.', '-' or '_'")
         elif cache_version and not use_cache:
             self.fail("cache_version", "only applies with \"cache\": true")
+        params = data.get("params") if data.get("params") is not None else {}
+        problem = params_problem(params)
+        if problem:
+            self.fail(*problem)
         work_dir = self.work_dir or self.want(data, "", "work_dir", str)
         if work_dir and not self.work_dir:
             work_dir = self.location("work_dir", work_dir)
@@ -257,7 +263,7 @@ class ManifestParser:
             min_success_ratio=float(min_success), max_rejected_ratio=float(max_rejected),
             spark_conf={k: _conf_value(v) for k, v in spark_conf.items()},
             task_bytes=task_bytes, task_max_files=task_max_files, split_bytes=split_bytes,
-            cache=use_cache, cache_version=cache_version,
+            cache=use_cache, cache_version=cache_version, params=params,
             code=self.code if self.code is not None else code_fingerprints(
                 mapper if mode != REDUCER_ONLY else None, reducer if mode != MAPPER_ONLY else None),
         )
