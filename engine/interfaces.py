@@ -1,4 +1,4 @@
-"""What a user implements: a ``Mapper`` and a ``Reducer``.
+"""What a user implements: a ``Mapper`` (or an ``ArrowMapper``) and a ``Reducer``.
 
 Importable without pyspark (type hints only), so the coordinator can check that a
 manifest's classes exist without the 491 MB pyspark install.
@@ -6,36 +6,15 @@ manifest's classes exist without the 491 MB pyspark install.
 
 from __future__ import annotations
 
-import logging
-from collections import Counter
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, ClassVar
 
+from .context import TaskContext
 from .spark.readers import read_files
 
 if TYPE_CHECKING:
+    import pyarrow
     from pyspark.sql import DataFrame, SparkSession
     from pyspark.sql.types import StructType
-
-
-@dataclass
-class TaskContext:
-    """What user code may know about the task it runs in.
-
-    ``counters`` is a plain :class:`collections.Counter`; whatever the user adds ends up
-    in the task's result and the job's status.
-    """
-
-    job_id: str
-    task_id: str
-    inputs: list[str]
-    logger: logging.LoggerAdapter
-    counters: Counter = field(default_factory=Counter)
-
-    @property
-    def input_path(self) -> str:
-        """The first (usually the only) input of this task, as named in the manifest."""
-        return self.inputs[0] if self.inputs else ""
 
 
 class Mapper:
@@ -54,11 +33,38 @@ class Mapper:
     #: Format of the destination in MAPPER_ONLY mode.
     output_format: ClassVar[str] = "parquet"
 
+    def setup(self, ctx: TaskContext) -> None:
+        """Runs once per process for this class and params, before its first task there
+        (a warm Lambda container keeps it): load a model here, not in :meth:`map`. The
+        instance is then reused by later tasks, so keep per-task state on ``ctx``."""
+
     def read(self, spark: "SparkSession", paths: list[str], ctx: TaskContext) -> "DataFrame":
-        return read_files(spark, paths, self.input_format, self.schema, self.read_options)
+        return read_files(spark, paths, self.input_format, self.schema, self.read_options, names=ctx.inputs)
 
     def map(self, df: "DataFrame", ctx: TaskContext) -> "DataFrame":
         raise NotImplementedError("a Mapper must implement map(df, ctx)")
+
+
+class ArrowMapper(Mapper):
+    """A Mapper in plain Python over Arrow record batches (Spark's ``mapInArrow``).
+
+    Implement :meth:`map_batch` and declare ``output_schema``. The instance is set up
+    (:meth:`setup`) once in each of Spark's Python worker processes, which Spark keeps
+    for later tasks, and never pickled: what ``setup`` loads stays in the worker. Inside
+    ``map_batch``, ``ctx`` has the task's ``job_id``, ``task_id``, ``inputs``, ``params``
+    and a logger; its ``counters`` are not collected (count in :meth:`map` instead).
+    """
+
+    #: The schema of what map_batch returns, as a DDL string: "path STRING, label STRING".
+    output_schema: ClassVar[str] = ""
+
+    def map(self, df: "DataFrame", ctx: TaskContext) -> "DataFrame":
+        from .spark.arrow_batches import map_in_arrow
+
+        return map_in_arrow(df, self, ctx)
+
+    def map_batch(self, batch: "pyarrow.RecordBatch", ctx: TaskContext) -> "pyarrow.RecordBatch":
+        raise NotImplementedError("an ArrowMapper must implement map_batch(batch, ctx)")
 
 
 class Reducer:
@@ -73,8 +79,12 @@ class Reducer:
     schema: ClassVar["str | StructType | None"] = None
     read_options: ClassVar[dict[str, str]] = {}
 
+    def setup(self, ctx: TaskContext) -> None:
+        """Runs once per process for this class and params, before its first use there
+        (:meth:`combine` in a map task, or :meth:`reduce`)."""
+
     def read(self, spark: "SparkSession", paths: list[str], ctx: TaskContext) -> "DataFrame":
-        return read_files(spark, paths, self.input_format, self.schema, self.read_options)
+        return read_files(spark, paths, self.input_format, self.schema, self.read_options, names=ctx.inputs)
 
     def combine(self, df: "DataFrame", ctx: TaskContext) -> "DataFrame":
         """Map-side pre-aggregation (a combiner), run by each map task on its mapper output.

@@ -17,13 +17,14 @@ import tempfile
 import time
 import uuid
 
-from .errors import CommitConflict, EngineError, RejectedRecordsError, UserCodeError, error_to_dict
+from .errors import CommitConflict, RejectedRecordsError, UserCodeError, error_to_dict
 from .faults import checkpoint
-from .interfaces import Mapper, Reducer, TaskContext
+from .interfaces import ArrowMapper, Mapper, Reducer, TaskContext
 from .job import cache
 from .job.commits import commit, committed_result, committed_results, part_uris, record_failure
 from .job.layout import JobLayout
 from .job.loading import resolve_class
+from .job.params import frozen
 from .job.planning import MapTask
 from .job.results import SUCCEEDED, MapResult, ReduceResult
 from .job.spec import MAPPER_AND_REDUCER, MAPPER_ONLY, REDUCER_ONLY, JobSpec
@@ -31,6 +32,7 @@ from .spark.rejects import collect_rejects
 from .store.publish import check_destination, publish
 from .store.staging import stage, stage_inputs
 from .store.storage import Storage, basename, join
+from .user_code import run_user, shared_instance
 
 log = logging.getLogger("lmr.task")
 
@@ -40,42 +42,22 @@ def task_logger(job_id: str, task_id: str, inputs: list[str]) -> logging.LoggerA
                                        "input": inputs[0] if len(inputs) == 1 else inputs})
 
 
-def _user_class(spec: JobSpec, role: str, base: type):
+def _user_instance(spec: JobSpec, role: str, base: type, ctx: TaskContext):
+    """The job's Mapper or Reducer, set up once in this process (engine/user_code.py)."""
     try:
         cls = resolve_class(getattr(spec, role), base)
     except ValueError as exc:
         raise UserCodeError(f"{role} {getattr(spec, role)!r}: {exc}") from None
-    instance = cls()
     # Manifest settings win over the class defaults (they were filled from them at load).
+    settings: dict = {}
     if spec.input.format:
-        instance.input_format = spec.input.format
+        settings["input_format"] = spec.input.format
     if spec.input.schema:
-        instance.schema = spec.input.schema
+        settings["schema"] = spec.input.schema
     if spec.input.options:
-        instance.read_options = {**cls.read_options, **spec.input.options}
-    return instance
-
-
-def _user_errors():
-    """Spark errors that come from the user's code or plan, not from the platform."""
-    from pyspark.errors import AnalysisException, PythonException
-
-    return (AnalysisException, PythonException)
-
-
-def _run_user(what: str, fn, *args):
-    try:
-        return fn(*args)
-    except EngineError:
-        raise  # already classified (e.g. a StorageError from engine storage inside user code)
-    except _user_errors() as exc:
-        raise UserCodeError(f"{what} failed: {exc}") from exc
-    except NotImplementedError as exc:
-        raise UserCodeError(f"{what} failed: {exc}") from exc
-    except Exception as exc:
-        if type(exc).__module__.startswith(("py4j", "pyspark")):
-            raise  # platform trouble (JVM, I/O): retryable
-        raise UserCodeError(f"{what} raised {type(exc).__name__}: {exc}") from exc
+        settings["read_options"] = {**cls.read_options, **spec.input.options}
+    # An ArrowMapper is set up in Spark's Python workers, where its batches are mapped.
+    return shared_instance(cls, settings, ctx, base.__name__, set_up=not issubclass(cls, ArrowMapper))
 
 
 def run_map_task(spec: JobSpec, task: MapTask, storage: Storage | None = None, attempt: int = 1) -> MapResult:
@@ -119,8 +101,8 @@ def _map(spec: JobSpec, task: MapTask, storage: Storage, attempt_no: int) -> Map
 
     from .spark.readers import observe_rejects, without_rejects, write_frame
 
-    ctx = TaskContext(spec.job_id, task.task_id, task.input_uris, logger)
-    mapper = _user_class(spec, "mapper", Mapper)
+    ctx = TaskContext(spec.job_id, task.task_id, task.input_uris, logger, params=frozen(spec.params))
+    mapper = _user_instance(spec, "mapper", Mapper, ctx)
     # MAPPER_ONLY: the intermediate files ARE the destination's files, in its format.
     # (job.json may lack a format: the coordinator cannot import classes to fill it in.)
     out_format = (spec.output.format or mapper.output_format) if spec.mode == MAPPER_ONLY else "parquet"
@@ -130,11 +112,11 @@ def _map(spec: JobSpec, task: MapTask, storage: Storage, attempt_no: int) -> Map
         local, offsets = stage_inputs(storage, list(task.inputs), os.path.join(scratch, "in"),
                                       mapper.input_format, header)
         spark = session.get_spark(spec.spark_conf)
-        df = _run_user("Mapper.read", mapper.read, spark, local, ctx)
+        df = run_user("Mapper.read", mapper.read, spark, local, ctx)
         seen = Observation()
         df_seen, corrupt = observe_rejects(df, seen)
         good = without_rejects(df_seen, corrupt)
-        mapped = _run_user("Mapper.map", mapper.map, good, ctx)
+        mapped = run_user("Mapper.map", mapper.map, good, ctx)
         produced = written = Observation()
         out = mapped.observe(produced, F.expr("count(1) AS rows"))
         if spec.mode == MAPPER_AND_REDUCER:
@@ -143,7 +125,7 @@ def _map(spec: JobSpec, task: MapTask, storage: Storage, attempt_no: int) -> Map
                 written = Observation()
                 out = out.observe(written, F.expr("count(1) AS rows"))
         out_dir = os.path.join(scratch, "out")
-        _run_user("writing the mapper's output", write_frame, out, out_dir, out_format)
+        run_user("writing the mapper's output", write_frame, out, out_dir, out_format)
         rows_in, rejected = seen.get["rows"], seen.get["bad"]
         rows_out, rows_written = produced.get["rows"], written.get["rows"]
 
@@ -211,9 +193,9 @@ def _for_reducer(spec: JobSpec, spark, mapped, ctx: TaskContext):
     (all of them in a cached job: a later job's Reducer may read others)."""
     from .spark.pruning import used_columns
 
-    reducer = _user_class(spec, "reducer", Reducer)
+    reducer = _user_instance(spec, "reducer", Reducer, ctx)
     combined = type(reducer).combine is not Reducer.combine
-    out = _run_user("Reducer.combine", reducer.combine, mapped, ctx) if combined else mapped
+    out = run_user("Reducer.combine", reducer.combine, mapped, ctx) if combined else mapped
     used = None if spec.cache else used_columns(spark, reducer, out.schema, ctx)
     return (out.select(*used) if used else out), combined
 
@@ -228,7 +210,6 @@ def run_reduce_task(spec: JobSpec, tasks: list[MapTask], storage: Storage | None
     layout = JobLayout(spec.work_dir, spec.job_id)
     started_at, t0 = time.time(), time.monotonic()
     cold = not session.is_started()
-    reducer = _user_class(spec, "reducer", Reducer)
     if spec.mode == REDUCER_ONLY:
         sources = [u for t in tasks for u in t.input_uris]
         workload = sum(t.bytes for t in tasks)
@@ -250,22 +231,24 @@ def run_reduce_task(spec: JobSpec, tasks: list[MapTask], storage: Storage | None
 
     from .spark.readers import observe_rejects, without_rejects, write_frame
 
-    ctx = TaskContext(spec.job_id, "reduce", sources, task_logger(spec.job_id, "reduce", sources))
+    ctx = TaskContext(spec.job_id, "reduce", sources, task_logger(spec.job_id, "reduce", sources),
+                      params=frozen(spec.params))
+    reducer = _user_instance(spec, "reducer", Reducer, ctx)
 
     with tempfile.TemporaryDirectory(prefix="lmr-reduce-") as scratch:
         local = stage(storage, sources, os.path.join(scratch, "in"))
         spark = session.get_spark(spec.spark_conf)
         if spec.mode == REDUCER_ONLY:
-            df = _run_user("Reducer.read", reducer.read, spark, local, ctx)
+            df = run_user("Reducer.read", reducer.read, spark, local, ctx)
         else:
             # An explicit file list: Spark cannot infer a schema from nested task folders.
             df = spark.read.parquet(*local)
         seen, written = Observation(), Observation()
         df, corrupt = observe_rejects(df, seen)
         df = without_rejects(df, corrupt)
-        out = _run_user("Reducer.reduce", reducer.reduce, df, ctx)
+        out = run_user("Reducer.reduce", reducer.reduce, df, ctx)
         out_dir = os.path.join(scratch, "out")
-        _run_user("writing the reducer's output", write_frame,
+        run_user("writing the reducer's output", write_frame,
                   out.observe(written, F.count(F.lit(1)).alias("rows")), out_dir,
                   spec.output.format or reducer.output_format)
         names = sorted(n for n in os.listdir(out_dir) if not n.startswith((".", "_")))

@@ -2,7 +2,7 @@
 
 from pyspark.sql import functions as F
 
-from engine import Mapper, Reducer
+from engine import ArrowMapper, Mapper, Reducer
 from jobs.crawl import SCHEMA, ExtractDocuments, P90ContentLengthByLanguage
 from jobs.wordcount import SplitWords
 
@@ -163,3 +163,86 @@ class FailsUntilFixed(SplitWords):
         if "broken" in ctx.input_path and not os.path.exists(os.path.join(scratch, "fixed")):
             raise ValueError(f"cannot map {ctx.input_path} yet")
         return super().map(df, ctx)
+
+
+def mark_setup(ctx, role: str) -> None:
+    """Record a setup call as a file in the folder params["marks"]: <role>-<pid>-<n>."""
+    import os
+    import uuid
+
+    folder = ctx.params["marks"]
+    open(os.path.join(folder, f"{role}-{os.getpid()}-{uuid.uuid4().hex[:8]}"), "w").close()
+
+
+class WordsSetUpOnce(SplitWords):
+    """Word count whose setup is counted; map uses what setup made."""
+
+    def setup(self, ctx):
+        mark_setup(ctx, "mapper")
+        self.suffix = ctx.params.get("suffix", "")
+
+    def map(self, df, ctx):
+        counted = super().map(df, ctx)
+        return counted.withColumn("word", F.concat("word", F.lit(self.suffix)))
+
+
+class SumCountsSetUpOnce(Reducer):
+    output_format = "csv"
+
+    def setup(self, ctx):
+        mark_setup(ctx, "reducer")
+
+    def combine(self, df, ctx):
+        return df.groupBy("word").agg(F.sum("count").alias("count"))
+
+    def reduce(self, df, ctx):
+        return df.groupBy("word").agg(F.sum("count").alias("count"))
+
+
+class ArrowWords(ArrowMapper):
+    """Text lines -> one row per word, with the task id and params the batch saw."""
+
+    input_format = "text"
+    output_schema = "word STRING, task STRING, tag STRING, job STRING"
+    output_format = "parquet"
+
+    def setup(self, ctx):
+        mark_setup(ctx, "arrow")
+        self.tag = ctx.params["tag"]
+
+    def map_batch(self, batch, ctx):
+        import pyarrow as pa
+
+        words = [w for line in batch.column("value").to_pylist() for w in line.split()]
+        n = len(words)
+        return pa.table({"word": words, "task": [ctx.task_id] * n, "tag": [self.tag] * n, "job": [ctx.job_id] * n})
+
+
+class ArrowCrawlLanguages(ArrowMapper):
+    """The crawl records' languages, through Arrow batches (rejects are the engine's)."""
+
+    input_format = "jsonl"
+    schema = SCHEMA
+    output_schema = "language STRING"
+    output_format = "parquet"
+
+    def map_batch(self, batch, ctx):
+        return batch.select(["language"])
+
+
+class BrokenSetup(SplitWords):
+    def setup(self, ctx):
+        raise RuntimeError("model file is corrupt")
+
+
+class BrokenArrowSetup(ArrowWords):
+    def setup(self, ctx):
+        raise RuntimeError("model shard is corrupt")
+
+
+class BinarySizes(Mapper):
+    input_format = "binary"
+    output_format = "parquet"
+
+    def map(self, df, ctx):
+        return df.select("path", F.length("content").alias("size"), F.sha2("content", 256).alias("sha"))

@@ -83,8 +83,11 @@ def without_rejects(df, corrupt: str | None):
     return df.where(f"{_quoted(corrupt)} IS NULL").drop(corrupt) if corrupt else df
 
 
-def read_files(spark, paths: list[str], fmt: str, schema=None, options: dict | None = None):
-    """Read local ``paths`` of one format into one DataFrame."""
+def read_files(spark, paths: list[str], fmt: str, schema=None, options: dict | None = None,
+               names: list[str] | None = None):
+    """Read local ``paths`` of one format into one DataFrame. ``binary`` gives a row
+    ``(path, content)`` per file, ``path`` being the file's name in ``names`` (the task's
+    inputs as the manifest gives them, in the order of ``paths``) where given."""
     if fmt not in INPUT_FORMATS:
         raise ValueError(f"unknown input format {fmt!r} (one of {', '.join(INPUT_FORMATS)})")
     options = dict(options or {})
@@ -110,7 +113,17 @@ def read_files(spark, paths: list[str], fmt: str, schema=None, options: dict | N
         return reader.parquet(*paths)
     if fmt == "text":
         return reader.options(**options).text(paths)
-    return reader.format("binaryFile").options(**options).load(paths)
+    return _binary(reader.format("binaryFile").options(**options).load(paths), paths, names)
+
+
+def _binary(df, paths: list[str], names: list[str] | None):
+    from pyspark.sql import functions as F
+
+    path = F.col("path")
+    if names and len(names) == len(paths):   # staged file name -> the input it stands for
+        by_name = F.create_map(*[F.lit(x) for p, n in zip(paths, names) for x in (p.rsplit("/", 1)[-1], n)])
+        path = F.coalesce(by_name[F.regexp_extract("path", r"([^/]+)$", 1)], path)
+    return df.select(path.alias("path"), "content")
 
 
 def write_frame(df, local_dir: str, fmt: str) -> None:

@@ -1,0 +1,72 @@
+"""Set-up instances: one per process for a class, settings and params, even when tasks
+start at once on several threads; a failed setup is named and not kept."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+
+import pytest
+
+from engine.errors import UserCodeError
+from engine.interfaces import Mapper, TaskContext
+from engine.job.params import frozen
+from engine.user_code import shared_instance
+
+SETUPS: list[tuple] = []
+
+
+class SlowSetup(Mapper):
+    def setup(self, ctx):
+        time.sleep(0.2)
+        SETUPS.append((id(self), ctx.params["model"], ctx.task_id))
+        self.model = ctx.params["model"]
+
+
+class FailsOnce(Mapper):
+    calls = 0
+
+    def setup(self, ctx):
+        FailsOnce.calls += 1
+        if FailsOnce.calls == 1:
+            raise OSError("shard not there yet")
+
+
+def ctx(task_id: str, **params) -> TaskContext:
+    return TaskContext("job", task_id, [], logging.LoggerAdapter(logging.getLogger("t"), {}), params=frozen(params))
+
+
+def test_one_setup_for_tasks_starting_at_once_and_another_for_other_params():
+    del SETUPS[:]
+    got: list = []
+    threads = [threading.Thread(target=lambda i=i: got.append(shared_instance(SlowSetup, {}, ctx(f"t{i}", model="a"),
+                                                                                "Mapper")))
+               for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(SETUPS) == 1 and len({id(x) for x in got}) == 1 and got[0].model == "a"
+    other = shared_instance(SlowSetup, {}, ctx("t9", model="b"), "Mapper")
+    assert other is not got[0] and other.model == "b" and len(SETUPS) == 2
+    assert shared_instance(SlowSetup, {}, ctx("t10", model="a"), "Mapper") is got[0]
+
+
+def test_settings_are_applied_and_part_of_the_key():
+    csv = shared_instance(SlowSetup, {"input_format": "csv"}, ctx("t1", model="s"), "Mapper")
+    text = shared_instance(SlowSetup, {"input_format": "text"}, ctx("t2", model="s"), "Mapper")
+    assert (csv.input_format, text.input_format) == ("csv", "text")
+
+
+def test_a_failed_setup_is_a_named_user_code_error_and_is_tried_again():
+    with pytest.raises(UserCodeError, match=r"^Mapper.setup raised OSError: shard not there yet$"):
+        shared_instance(FailsOnce, {}, ctx("t1"), "Mapper")
+    assert shared_instance(FailsOnce, {}, ctx("t2"), "Mapper") is not None
+    assert FailsOnce.calls == 2
+
+
+def test_without_set_up_the_instance_is_made_but_setup_not_run():
+    del SETUPS[:]
+    instance = shared_instance(SlowSetup, {}, ctx("t1", model="driver"), "Mapper", set_up=False)
+    assert SETUPS == [] and not hasattr(instance, "model")
