@@ -227,3 +227,35 @@ def test_finalize_of_a_mapper_only_job_whose_destination_was_taken_ends_failed(d
     assert status["reason"].startswith("publishing failed: DestinationError: ") and "late.txt" in status["reason"]
     assert [o["Key"] for o in s3.list_objects_v2(Bucket=bucket, Prefix="outputs/mo/")["Contents"]] == [
         "outputs/mo/late.txt"]
+
+
+def test_a_warm_mapper_container_sets_up_once_and_params_reach_the_task(deployed, s3, spark, tmp_path):
+    """Three map tasks of a job with params, invoked one after another in this process (a
+    warm container): the mapper's setup ran once; every word carries the params' suffix."""
+    from lambdas import coordinator, finalize, mapper, reducer
+
+    bucket, marks = deployed["bucket"], tmp_path / "marks"
+    marks.mkdir()
+    manifest = {"name": "warm", "mapper": "tests.testjobs:WordsSetUpOnce", "reducer": "jobs.wordcount:SumCounts",
+                "input": {"prefix": f"s3://{bucket}/inputs/wc/"}, "output": {"path": f"s3://{bucket}/outputs/warm"},
+                "task_bytes": 1, "params": {"marks": str(marks), "suffix": "#v2"}}
+    s3.put_object(Bucket=bucket, Key="manifests/warm.json", Body=json.dumps(manifest))
+    upload = event("s3_put_manifest.json", BUCKET=bucket)
+    upload["Records"][0]["s3"]["object"]["key"] = "manifests/warm.json"
+    [job] = coordinator.handler(upload, context("coordinator"))["jobs"]
+    job_id = job["job_id"]
+    assert read_json(s3, bucket, f"jobs/{job_id}/job.json")["params"] == manifest["params"]
+    tasks = read_json(s3, bucket, f"jobs/{job_id}/tasks.json")
+    assert len(tasks) == 3
+    for t in tasks:
+        done = mapper.handler(event("mapper_task.json", JOB_ID=job_id, BUCKET=bucket, TASK_ID=t["task_id"],
+                                    INPUTS=t["inputs"]), context("mapper"))
+        assert done["status"] == "SUCCEEDED"
+    assert [p.name.split("-")[0] for p in marks.iterdir()] == ["mapper"]
+    reduced = reducer.handler(event("reducer.json", JOB_ID=job_id, BUCKET=bucket), context("reducer"))
+    finalize.handler(event("finalize_after_reduce.json", JOB_ID=job_id, BUCKET=bucket, REDUCE_RESULT=reduced),
+                     context("finalize"))
+    marker = read_json(s3, bucket, "outputs/warm/_SUCCESS")
+    got = pd.concat([pd.read_csv(io.BytesIO(s3.get_object(Bucket=bucket, Key=f"outputs/warm/{n}")["Body"].read()),
+                                 keep_default_na=False) for n in marker["files"]])
+    assert dict(zip(got["word"], got["count"])) == {w + "#v2": n for w, n in word_counts(deployed["files"]).items()}

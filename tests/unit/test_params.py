@@ -54,8 +54,9 @@ def test_params_are_part_of_the_job_id_and_the_cache_key(tmp_path):
     assert task_key(a, task) == task_key(same, task) != task_key(other, task)
 
 
-def test_param_flags_override_the_manifests_params_key_by_key(tmp_path):
-    args = build_parser().parse_args(["run", manifest(tmp_path, params={"threshold": 0.5, "model": "m.npz"}),
+@pytest.mark.parametrize("command", ["run", "submit", "validate"])
+def test_param_flags_override_the_manifests_params_key_by_key(tmp_path, command):
+    args = build_parser().parse_args([command, manifest(tmp_path, params={"threshold": 0.5, "model": "m.npz"}),
                                       "--param", "threshold=0.9", "--param", "labels=[\"a\",\"b\"]",
                                       "--param", "model=s3://b/models/v3.npz"])
     spec = load_manifest(args.manifest, overrides_from(args))
