@@ -90,3 +90,14 @@ def test_report_load_benchmark_loads_the_report_and_an_empty_page():
     assert lines[0].startswith("report.html of 300 tasks:")
     assert [line.split()[0] for line in lines[2:4]] == ["empty", "report.html"]
     assert re.fullmatch(r"report_load_s=\d+\.\d\d", lines[-1])
+
+
+def test_model_eval_benchmark_runs_four_variants_that_agree():
+    lines = bench("benchmarks.model_eval", "--tasks", "3", "--load-s", "0.2", "--images", "40")
+    rows = {line.split()[0]: line.split() for line in lines
+            if line.startswith(("setup-once", "per-task", "arrow", "row-udf"))}
+    # columns: variant, tasks, images
+    assert [rows[n][1:3] for n in ("setup-once", "per-task", "arrow", "row-udf")] == \
+        [["3", "3"], ["3", "3"], ["10", "40"], ["10", "40"]]
+    assert "outputs agree: yes" in lines
+    assert re.fullmatch(r"setup_once_ratio=\d+\.\d\d arrow_vs_udf_ratio=\d+\.\d\d", lines[-1])
