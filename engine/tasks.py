@@ -229,7 +229,7 @@ def run_reduce_task(spec: JobSpec, tasks: list[MapTask], storage: Storage | None
     from pyspark.sql import Observation
     from pyspark.sql import functions as F
 
-    from .spark.readers import observe_rejects, without_rejects, write_frame
+    from .spark.readers import observe_rejects, spark_paths, without_rejects, write_frame
 
     ctx = TaskContext(spec.job_id, "reduce", sources, task_logger(spec.job_id, "reduce", sources),
                       params=frozen(spec.params))
@@ -241,8 +241,8 @@ def run_reduce_task(spec: JobSpec, tasks: list[MapTask], storage: Storage | None
         if spec.mode == REDUCER_ONLY:
             df = run_user("Reducer.read", reducer.read, spark, local, ctx)
         else:
-            # An explicit file list: Spark cannot infer a schema from nested task folders.
-            df = spark.read.parquet(*local)
+            # The staged parts, flat in one folder (as a folder: one listing, not one per part).
+            df = spark.read.parquet(*spark_paths(local))
         seen, written = Observation(), Observation()
         df, corrupt = observe_rejects(df, seen)
         df = without_rejects(df, corrupt)
