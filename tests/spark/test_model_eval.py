@@ -55,6 +55,19 @@ def test_setup_runs_once_per_process_and_params_reach_map_combine_and_reduce(tmp
     assert spec.params == {"marks": str(folder), "suffix": "!"}
 
 
+def test_a_local_worker_process_sets_up_once_for_all_its_tasks(tmp_path):
+    files, folder = texts(tmp_path, 4), tmp_path / "marks"
+    folder.mkdir()
+    status, _, _ = run_local({"name": "setup-worker", "mapper": "tests.testjobs:WordsSetUpOnce",
+                              "reducer": "jobs.wordcount:SumCounts", "input": {"files": [str(f) for f in files]},
+                              "output": {"path": str(tmp_path / "out")}, "task_bytes": 1,
+                              "params": {"marks": str(folder)}}, tmp_path, workers=1)
+    assert status.state == "SUCCEEDED", status.reason
+    assert len(status.tasks) == 4
+    (mark,) = folder.iterdir()                      # one setup, in the worker (not this) process
+    assert mark.name.startswith("mapper-") and mark.name.split("-")[1] != str(os.getpid())
+
+
 def test_other_params_are_another_job_and_set_up_again(tmp_path):
     files, folder = texts(tmp_path, 2), tmp_path / "marks"
     folder.mkdir()
