@@ -322,13 +322,17 @@ class ManifestParser:
             if reason:
                 self.fail(role, reason)
             return None
-        from ..interfaces import Mapper, Reducer
+        from ..interfaces import ArrowMapper, Mapper, Reducer
 
         try:
-            return resolve_class(ref, Mapper if role == "mapper" else Reducer)
+            cls = resolve_class(ref, Mapper if role == "mapper" else Reducer)
         except ValueError as exc:
             self.fail(role, str(exc))
             return None
+        if issubclass(cls, ArrowMapper) and not (isinstance(cls.output_schema, str) and cls.output_schema.strip()):
+            self.fail(role, f"{ref} is an ArrowMapper without an output_schema (a DDL string such as "
+                            f"\"label STRING, score DOUBLE\")")
+        return cls
 
     def parse_input(self, data: dict) -> InputSpec:
         inp = self.want(data, "", "input", dict, required=True)

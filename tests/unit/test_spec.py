@@ -149,3 +149,10 @@ def test_driver_memory_follows_lambda_memory_and_respects_sparks_floor(monkeypat
     assert driver_memory() == "512m"          # Spark will not start below 450 MB
     monkeypatch.setenv("LMR_DRIVER_MEMORY", "2g")
     assert driver_memory() == "2g"
+
+
+def test_an_arrow_mapper_without_an_output_schema_is_refused_at_load(tmp_path):
+    problems = problems_of(tmp_path, with_(mode="MAPPER_ONLY", mapper="tests.testjobs:ArrowWithoutSchema",
+                                           reducer=...))
+    assert problems == ['mapper: tests.testjobs:ArrowWithoutSchema is an ArrowMapper without an output_schema '
+                        '(a DDL string such as "label STRING, score DOUBLE")']
