@@ -79,17 +79,24 @@ def committed_results(spec: JobSpec, tasks, storage: Storage) -> dict[str, MapRe
             if result is not None:
                 found[task_id] = result
     missing = [task_id for task_id in by_id if task_id not in found]
-    if missing:
-        with ThreadPoolExecutor(min(_READERS, len(missing))) as pool:
-            for task_id, result in zip(missing, pool.map(lambda t: committed_result(spec, t, storage), missing)):
-                if result is not None:
-                    found[task_id] = result
+    for task_id, result in zip(missing, in_parallel(lambda t: committed_result(spec, t, storage), missing)):
+        if result is not None:
+            found[task_id] = result
     return {task_id: found[task_id] for task_id in by_id if task_id in found}
+
+
+def in_parallel(fn, items: list) -> list:
+    """``[fn(item) for item in items]``, ``_READERS`` at a time: work of a request or a few
+    per task waits on the store's latency, not on this machine."""
+    if len(items) < 2:
+        return [fn(item) for item in items]
+    with ThreadPoolExecutor(min(_READERS, len(items))) as pool:
+        return list(pool.map(fn, items))
 
 
 # A local file name holds 255 bytes; a longer summary is left out (its marker is read).
 _MAX_NAME = 240
-_READERS = 32   # markers read at once when a task has no summary
+_READERS = 32   # requests at once (markers of tasks without a summary, cache lookups)
 _NUMBERS = ("rows_in", "rows_out", "rejected", "bytes_in", "bytes_out", "rows_written", "duration_ms", "attempts")
 
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 from ..errors import RetriesExhaustedError, is_retryable
 from ..store.storage import Storage
 from . import cache
-from .commits import committed_results, recorded_failure, uncommit
+from .commits import committed_results, in_parallel, recorded_failure, uncommit
 from .fingerprints import code_fingerprints
 from .layout import JobLayout
 from .planning import MapTask, Plan, save_plan
@@ -131,8 +131,9 @@ def pending_tasks(plan: Plan, start: Start, storage: Storage) -> list[MapTask]:
         return []
     if start.previous is None and not spec.cache:
         return list(plan.tasks)   # a new job has committed nothing
-    committed, pending = committed_results(spec, plan.tasks, storage), []
-    for task in plan.tasks:
+    committed = committed_results(spec, plan.tasks, storage)
+
+    def runs_again(task: MapTask) -> bool:   # a few requests per task: run many at once
         marker = committed.get(task.task_id)
         if marker is not None and marker.status == CACHED and not cache.pointer_stands(spec, marker, storage):
             uncommit(spec, marker, storage)
@@ -140,9 +141,9 @@ def pending_tasks(plan: Plan, start: Start, storage: Storage) -> list[MapTask]:
         if marker is None and spec.cache:
             found = cache.lookup(spec, task, storage)
             marker = cache.reuse(spec, task, *found, storage) if found else None
-        if marker is None:
-            pending.append(task)
-    return pending
+        return marker is None
+
+    return [t for t, again in zip(plan.tasks, in_parallel(runs_again, list(plan.tasks))) if again]
 
 
 def finish(spec: JobSpec, tasks: list[MapTask], reduce: ReduceResult | None, reason: str,
@@ -153,13 +154,12 @@ def finish(spec: JobSpec, tasks: list[MapTask], reduce: ReduceResult | None, rea
 
     results = committed_results(spec, tasks, storage) if spec.uses_mapper else {}
     failed = []
-    for task in tasks if spec.uses_mapper else ():
-        if task.task_id not in results:
-            record = recorded_failure(spec, task.task_id, storage) or {
-                "errorType": "TaskNotCommitted", "errorMessage": "the task never committed its output"}
-            failed.append(FailedTask(task.task_id, task.input_uris, record["errorType"], record["errorMessage"],
-                                     record.get("attempts", 0), record.get("started_at", 0.0),
-                                     record.get("finished_at", 0.0)))
+    lost = [task for task in tasks if task.task_id not in results] if spec.uses_mapper else []
+    for task, record in zip(lost, in_parallel(lambda t: recorded_failure(spec, t.task_id, storage), lost)):
+        record = record or {"errorType": "TaskNotCommitted", "errorMessage": "the task never committed its output"}
+        failed.append(FailedTask(task.task_id, task.input_uris, record["errorType"], record["errorMessage"],
+                                 record.get("attempts", 0), record.get("started_at", 0.0),
+                                 record.get("finished_at", 0.0)))
     running = read_status(spec.work_dir, spec.job_id, storage)
     now = time.time()
     started = running.started_at if running is not None else now

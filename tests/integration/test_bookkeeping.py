@@ -89,3 +89,37 @@ def test_a_task_whose_summary_is_missing_is_still_found_by_its_marker(moto_serve
     storage.delete(summary)
     results = committed_results(spec, tasks, storage)
     assert len(results) == 20 and results["t00003"].rows_in == 13
+
+
+def test_a_cached_jobs_lookups_at_its_start_are_made_many_at_once(moto_server, bucket):
+    """With "cache": true a new job looks up every task's cache entry (a few requests per
+    task) before it runs: on S3 they go out many at a time, not one task after another.
+    The most requests in flight at once is counted with botocore's hooks."""
+    import threading
+    from dataclasses import replace
+
+    from engine.job.lifecycle import Start, pending_tasks
+
+    client = boto3.client("s3", endpoint_url=moto_server)
+    storage = Storage(client)
+    spec, tasks = committed_job(bucket, 0, storage, "lookups")
+    spec = replace(spec, cache=True)
+    tasks = [MapTask(f"t{i:05d}", (InputFile(f"s3://{bucket}/in/{i}.jsonl", 100 + i, f"etag{i}"),))
+             for i in range(200)]
+    lock, flight = threading.Lock(), {"now": 0, "most": 0, "calls": 0}
+
+    def sent(**_):
+        with lock:
+            flight["now"] += 1
+            flight["calls"] += 1
+            flight["most"] = max(flight["most"], flight["now"])
+
+    def back(**_):
+        with lock:
+            flight["now"] -= 1
+
+    client.meta.events.register("before-call.s3", sent)
+    client.meta.events.register("after-call.s3", back)
+    pending = pending_tasks(Plan(spec, tuple(tasks)), Start("new", 1, None), storage)
+    assert [t.task_id for t in pending] == [t.task_id for t in tasks]     # nothing cached yet
+    assert flight["calls"] >= 200 and flight["most"] >= 8, flight
