@@ -3,7 +3,8 @@
 A Mapper or Reducer is created and set up ONCE per process for a given class, settings
 and params (a local worker process, a warm Lambda container, or one of Spark's Python
 workers for an ArrowMapper), then kept and reused by every later task there: a model
-loaded in ``setup`` is loaded once, not once per task. Tasks running on threads of one
+loaded in ``setup`` is loaded once, not once per task. A process keeps the
+``MAX_INSTANCES`` most recently used. Tasks running on threads of one
 process share the instance, so ``map``/``reduce`` must not keep per-task state on it
 (``ctx`` is the task's own). An instance whose ``setup`` raised is not kept: the next
 task tries again. Any error from user code is a :class:`UserCodeError` naming the
@@ -14,10 +15,14 @@ from __future__ import annotations
 
 import json
 import threading
+from collections import OrderedDict
 
 from .errors import EngineError, UserCodeError
 
-_instances: dict[str, object] = {}
+# The most set-up instances a process keeps (the least recently used goes first): a warm
+# container that serves jobs with other params must not keep every model it ever loaded.
+MAX_INSTANCES = 4
+_instances: OrderedDict[str, object] = OrderedDict()
 _locks: dict[str, threading.Lock] = {}
 _guard = threading.Lock()
 
@@ -62,14 +67,21 @@ def shared_instance(cls: type, settings: dict, ctx, role: str, set_up: bool = Tr
                      sort_keys=True, default=str)
     with _guard:
         if key in _instances:
+            _instances.move_to_end(key)
             return _instances[key]
         lock = _locks.setdefault(key, threading.Lock())
     with lock:   # one setup per key, even when several tasks start at once
-        if key not in _instances:
-            instance = cls()
-            for name, value in settings.items():
-                setattr(instance, name, value)
-            if set_up:
-                run_user(f"{role}.setup", instance.setup, ctx)
+        with _guard:
+            if key in _instances:
+                return _instances[key]
+        instance = cls()
+        for name, value in settings.items():
+            setattr(instance, name, value)
+        if set_up:
+            run_user(f"{role}.setup", instance.setup, ctx)
+        with _guard:
             _instances[key] = instance
-        return _instances[key]
+            while len(_instances) > MAX_INSTANCES:
+                gone, _ = _instances.popitem(last=False)
+                _locks.pop(gone, None)
+        return instance

@@ -70,3 +70,17 @@ def test_without_set_up_the_instance_is_made_but_setup_not_run():
     del SETUPS[:]
     instance = shared_instance(SlowSetup, {}, ctx("t1", model="driver"), "Mapper", set_up=False)
     assert SETUPS == [] and not hasattr(instance, "model")
+
+
+def test_a_process_keeps_only_the_most_recently_used_instances():
+    from engine.user_code import MAX_INSTANCES
+
+    del SETUPS[:]
+    made = {f"m{i}": shared_instance(SlowSetup, {}, ctx("t", model=f"m{i}"), "Mapper") for i in range(MAX_INSTANCES)}
+    assert shared_instance(SlowSetup, {}, ctx("t", model="m0"), "Mapper") is made["m0"]    # used again: kept
+    shared_instance(SlowSetup, {}, ctx("t", model="new"), "Mapper")                     # one too many
+    assert len(SETUPS) == MAX_INSTANCES + 1
+    assert shared_instance(SlowSetup, {}, ctx("t", model="m0"), "Mapper") is made["m0"]
+    assert len(SETUPS) == MAX_INSTANCES + 1
+    assert shared_instance(SlowSetup, {}, ctx("t", model="m1"), "Mapper") is not made["m1"]  # the oldest went
+    assert len(SETUPS) == MAX_INSTANCES + 2
