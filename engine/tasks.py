@@ -42,8 +42,10 @@ def task_logger(job_id: str, task_id: str, inputs: list[str]) -> logging.LoggerA
                                        "input": inputs[0] if len(inputs) == 1 else inputs})
 
 
-def _user_instance(spec: JobSpec, role: str, base: type, ctx: TaskContext):
-    """The job's Mapper or Reducer, set up once in this process (engine/user_code.py)."""
+def _user_instance(spec: JobSpec, role: str, base: type, ctx: TaskContext, in_map_task: bool = False):
+    """The job's Mapper or Reducer, set up once in this process (engine/user_code.py).
+    ``in_map_task``: the Reducer a map task uses for its combine and column pruning, set
+    up only if it has a combine (a lookup table loaded for ``reduce`` stays out of mappers)."""
     try:
         cls = resolve_class(getattr(spec, role), base)
     except ValueError as exc:
@@ -56,8 +58,11 @@ def _user_instance(spec: JobSpec, role: str, base: type, ctx: TaskContext):
         settings["schema"] = spec.input.schema
     if spec.input.options:
         settings["read_options"] = {**cls.read_options, **spec.input.options}
-    # An ArrowMapper is set up in Spark's Python workers, where its batches are mapped.
-    return shared_instance(cls, settings, ctx, base.__name__, set_up=not issubclass(cls, ArrowMapper))
+    if issubclass(cls, ArrowMapper):
+        set_up = False   # in Spark's Python workers, where its batches are mapped
+    else:
+        set_up = not in_map_task or cls.combine is not Reducer.combine
+    return shared_instance(cls, settings, ctx, base.__name__, set_up=set_up)
 
 
 def run_map_task(spec: JobSpec, task: MapTask, storage: Storage | None = None, attempt: int = 1) -> MapResult:
@@ -193,7 +198,7 @@ def _for_reducer(spec: JobSpec, spark, mapped, ctx: TaskContext):
     (all of them in a cached job: a later job's Reducer may read others)."""
     from .spark.pruning import used_columns
 
-    reducer = _user_instance(spec, "reducer", Reducer, ctx)
+    reducer = _user_instance(spec, "reducer", Reducer, ctx, in_map_task=True)
     combined = type(reducer).combine is not Reducer.combine
     out = run_user("Reducer.combine", reducer.combine, mapped, ctx) if combined else mapped
     used = None if spec.cache else used_columns(spark, reducer, out.schema, ctx)

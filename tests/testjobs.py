@@ -166,12 +166,12 @@ class FailsUntilFixed(SplitWords):
 
 
 def mark_setup(ctx, role: str) -> None:
-    """Record a setup call as a file in the folder params["marks"]: <role>-<pid>-<n>."""
+    """Record a setup call as a file in the folder params["marks"]: <role>-<pid>-<task>-<n>."""
     import os
     import uuid
 
     folder = ctx.params["marks"]
-    open(os.path.join(folder, f"{role}-{os.getpid()}-{uuid.uuid4().hex[:8]}"), "w").close()
+    open(os.path.join(folder, f"{role}-{os.getpid()}-{ctx.task_id}-{uuid.uuid4().hex[:8]}"), "w").close()
 
 
 class WordsSetUpOnce(SplitWords):
@@ -194,6 +194,18 @@ class SumCountsSetUpOnce(Reducer):
 
     def combine(self, df, ctx):
         return df.groupBy("word").agg(F.sum("count").alias("count"))
+
+    def reduce(self, df, ctx):
+        return df.groupBy("word").agg(F.sum("count").alias("count"))
+
+
+class LookupReducer(Reducer):
+    """A reducer whose setup loads what only reduce needs (no combine)."""
+
+    output_format = "csv"
+
+    def setup(self, ctx):
+        mark_setup(ctx, "reducer")
 
     def reduce(self, df, ctx):
         return df.groupBy("word").agg(F.sum("count").alias("count"))

@@ -68,6 +68,19 @@ def test_a_local_worker_process_sets_up_once_for_all_its_tasks(tmp_path):
     assert mark.name.startswith("mapper-") and mark.name.split("-")[1] != str(os.getpid())
 
 
+def test_a_reducer_without_a_combine_is_set_up_for_reduce_only(tmp_path):
+    files, folder = texts(tmp_path, 3), tmp_path / "marks"
+    folder.mkdir()
+    status, _, _ = run_local({"name": "lookup", "mapper": "jobs.wordcount:SplitWords",
+                              "reducer": "tests.testjobs:LookupReducer", "input": {"files": [str(f) for f in files]},
+                              "output": {"path": str(tmp_path / "out")}, "task_bytes": 1,
+                              "params": {"marks": str(folder)}}, tmp_path)
+    assert status.state == "SUCCEEDED", status.reason
+    assert [p.name.split("-")[2] for p in folder.iterdir()] == ["reduce"]    # not in the map tasks
+    got = read_output(tmp_path / "out")
+    assert dict(zip(got["word"], got["count"])) == collections.Counter(w for f in files for w in f.read_text().split())
+
+
 def test_other_params_are_another_job_and_set_up_again(tmp_path):
     files, folder = texts(tmp_path, 2), tmp_path / "marks"
     folder.mkdir()
