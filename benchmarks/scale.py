@@ -119,7 +119,8 @@ def bookkeeping_requests(n: int) -> dict:
     from engine.job.planning import InputFile, MapTask, Plan, save_plan
     from engine.job.results import MapResult
     from engine.job.spec import InputSpec, JobSpec, OutputSpec
-    from engine.store.storage import Storage, split_s3
+    from engine.store.storage import Storage
+    from engine.store.uris import split_s3
 
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)

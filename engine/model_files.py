@@ -15,7 +15,8 @@ import os
 import tempfile
 import threading
 
-from .store.storage import Storage, is_s3
+from .store.storage import Storage
+from .store.uris import is_s3
 
 CACHE_DIR_ENV, CACHE_MB_ENV = "LMR_FILE_CACHE_DIR", "LMR_FILE_CACHE_MB"
 DEFAULT_CACHE_MB = 2048

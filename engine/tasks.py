@@ -31,7 +31,8 @@ from .job.spec import MAPPER_AND_REDUCER, MAPPER_ONLY, REDUCER_ONLY, JobSpec
 from .spark.rejects import collect_rejects
 from .store.publish import check_destination, publish
 from .store.staging import stage, stage_inputs
-from .store.storage import Storage, basename, join
+from .store.storage import Storage
+from .store.uris import basename, join
 from .user_code import run_user, shared_instance
 
 log = logging.getLogger("lmr.task")

@@ -10,7 +10,7 @@ import boto3
 from aws_lambda_powertools.utilities.data_classes import S3Event, event_source
 
 from engine.stack.functions import DATA_BUCKET_ENV, STATE_MACHINE_ENV, manifest_uri, submit_manifest
-from engine.store.storage import s3_uri
+from engine.store.uris import s3_uri
 from lambdas._shared import logger, storage
 
 

@@ -7,7 +7,7 @@ import time
 
 from ..job.results import CACHED, SKIPPED
 from ..job.status import FAILED, JobStatus
-from ..store.storage import basename
+from ..store.uris import basename
 
 
 def _short(uris: list[str]) -> str:

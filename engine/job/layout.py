@@ -28,7 +28,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..store.storage import join
+from ..store.uris import join
 
 COMMITTED = "_COMMITTED"
 # Written last into a published output folder; readers trust the folder only if it is there.

@@ -10,7 +10,8 @@ from typing import Any
 
 from ..errors import ManifestError, Problem
 from ..store.locations import shorten
-from ..store.storage import Storage, is_s3
+from ..store.storage import Storage
+from ..store.uris import is_s3
 
 # A manifest is untrusted input: bounded in size and in depth before anything else reads it.
 # 100,000 input URIs of 200 characters fit in 32 MiB.

@@ -18,9 +18,10 @@ from typing import Any
 
 from ..errors import PlanError, Problem
 from ..store.locations import allowed_locations, destination_conflict, outside, resolve_local, uri_problem
-from ..store.storage import FileInfo, Storage, is_s3, join
-from .layout import JobLayout
 from ..store.splits import split_file, splittable
+from ..store.storage import Storage
+from ..store.uris import FileInfo, is_s3, join
+from .layout import JobLayout
 from .spec import DEFAULT_TASK_BYTES, MAX_TASK_BYTES, InputSpec, JobSpec
 
 # The mapper function's /tmp in MB (set on the coordinator by template.yaml); a task stages

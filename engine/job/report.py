@@ -15,7 +15,8 @@ import json
 import os
 
 from ..errors import EngineError
-from ..store.storage import Storage, is_s3
+from ..store.storage import Storage
+from ..store.uris import is_s3
 from .charts import histogram_svg, running_svg
 from .layout import JobLayout
 from .results import CACHED, SUCCEEDED

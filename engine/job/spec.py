@@ -28,7 +28,8 @@ from ..store.locations import (
     shorten,
     uri_problem,
 )
-from ..store.storage import Storage, glob_problem, is_s3, join, s3_root
+from ..store.storage import Storage
+from ..store.uris import glob_problem, is_s3, join, s3_root
 from .fingerprints import code_fingerprints
 from .layout import MANIFESTS_PREFIX, engine_area
 from .loading import check_statically, resolve_class

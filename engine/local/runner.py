@@ -34,7 +34,8 @@ from ..job.spec import JobSpec
 from ..job.status import JobStatus, read_status
 from ..logs import JsonFormatter, append_task_log, quiet_spark_loggers
 from ..spark import cds, session
-from ..store.storage import Storage, is_s3
+from ..store.storage import Storage
+from ..store.uris import is_s3
 from .pool import WorkerPool
 
 #: The runner reports progress as small dicts: {"event": "task_done", "task_id": ..., ...}.

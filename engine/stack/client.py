@@ -16,7 +16,8 @@ from ..job.layout import JobLayout, data_locations, manifest_upload
 from ..job.spec import JobSpec, ManifestParser, manifest_dir, read_manifest
 from ..job.status import FAILED, PARTIAL, RUNNING, SUCCEEDED, read_status
 from ..store.publish import refuse_unsafe_destination
-from ..store.storage import Storage, s3_uri
+from ..store.storage import Storage
+from ..store.uris import s3_uri
 from .functions import EXECUTION_DIED, execution_arn, last_execution
 
 TERMINAL = (SUCCEEDED, PARTIAL, FAILED)

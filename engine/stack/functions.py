@@ -22,7 +22,8 @@ from ..job.results import SKIPPED, SUCCEEDED, ReduceResult
 from ..job.spec import MAPPER_ONLY, load_manifest
 from ..job.status import FAILED, RUNNING, JobStatus, read_status, write_status
 from ..store.publish import refuse_unsafe_destination
-from ..store.storage import Storage, s3_uri, split_s3
+from ..store.storage import Storage
+from ..store.uris import s3_uri, split_s3
 from ..worker import load_spec
 
 # How an execution ends when finalize could not write the job's status.

@@ -35,7 +35,8 @@ from ..faults import checkpoint
 from ..job.layout import OUTPUT_MARKER, JobLayout
 from ..procs import pid_alive
 from .locations import shorten
-from .storage import Storage, is_s3, join
+from .storage import Storage
+from .uris import is_s3, join
 
 PUBLISHER = "lambda-mr"   # the marker says who wrote it: a Spark or a user _SUCCESS is not ours
 # A killed publish attempt's files are removed by a later one of the same job only when

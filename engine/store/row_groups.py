@@ -56,7 +56,7 @@ def owned_row_groups(metadata, start: int, end: int) -> list[int]:
 
 def stage_row_groups(storage, f, local: str) -> None:
     """Write the row groups ``f``'s range owns to ``local`` as a Parquet file."""
-    import pyarrow.parquet as pq   # only a Parquet split needs it (the coordinator has none)
+    import pyarrow.parquet as pq  # only a Parquet split needs it (the coordinator has none)
 
     with pq.ParquetFile(_RangedFile(storage, f.uri, f.file_size)) as source:
         owned = owned_row_groups(source.metadata, f.start, f.end)

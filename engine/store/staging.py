@@ -14,7 +14,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 from .row_groups import stage_row_groups
 from .splits import stage_range
-from .storage import Storage, is_s3
+from .storage import Storage
+from .uris import is_s3
 
 # Parallel GETs: a task of many small packed objects waits on request latency, not bandwidth.
 _DOWNLOAD_THREADS = 8

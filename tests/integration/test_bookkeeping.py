@@ -16,7 +16,8 @@ from engine.job.lifecycle import finish
 from engine.job.planning import InputFile, MapTask, Plan, save_plan
 from engine.job.results import MapResult
 from engine.job.spec import InputSpec, JobSpec, OutputSpec
-from engine.store.storage import Storage, split_s3
+from engine.store.storage import Storage
+from engine.store.uris import split_s3
 
 
 def committed_job(bucket: str, n: int, storage: Storage, name: str,

@@ -21,7 +21,8 @@ from engine.job.layout import JobLayout
 from engine.job.planning import plan_job
 from engine.job.spec import load_manifest
 from engine.store.publish import publish
-from engine.store.storage import Storage, join
+from engine.store.storage import Storage
+from engine.store.uris import join
 from engine.tasks import run_map_task
 from tests.oracles import word_counts
 

@@ -11,10 +11,9 @@ import subprocess
 
 import pytest
 
+from benchmarks.report_load import CHROMIUM_FLAGS
 from engine.job.layout import JobLayout
 from tests.conftest import run_local
-
-from benchmarks.report_load import CHROMIUM_FLAGS
 
 
 def chromium() -> str:

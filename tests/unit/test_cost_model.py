@@ -4,9 +4,18 @@ from __future__ import annotations
 
 import pytest
 
-from benchmarks.cost_model import (EMR_GB_HOUR, EMR_VCPU_HOUR, GLUE_DPU_HOUR, LAMBDA_GB_S, Assumptions, Job,
-
-    lambda_tasks, on_emr_serverless, on_glue, on_lambda)
+from benchmarks.cost_model import (
+    EMR_GB_HOUR,
+    EMR_VCPU_HOUR,
+    GLUE_DPU_HOUR,
+    LAMBDA_GB_S,
+    Assumptions,
+    Job,
+    lambda_tasks,
+    on_emr_serverless,
+    on_glue,
+    on_lambda,
+)
 
 
 def test_tasks_follow_the_planners_packing():

@@ -6,7 +6,7 @@ import pytest
 from botocore.exceptions import ClientError, ConnectTimeoutError, EndpointConnectionError
 
 from engine.errors import PermanentStorageError, StorageError, is_retryable
-from engine.store.storage import classify
+from engine.store.failures import classify
 
 
 def client_error(code: str, status: int) -> ClientError:
