@@ -22,7 +22,7 @@ from .errors import EngineError, UserCodeError
 # The most set-up instances a process keeps (the least recently used goes first): a warm
 # container that serves jobs with other params must not keep every model it ever loaded.
 MAX_INSTANCES = 4
-_instances: OrderedDict[str, object] = OrderedDict()
+_instances: OrderedDict[str, tuple[object, bool]] = OrderedDict()   # key -> (instance, set up)
 _locks: dict[str, threading.Lock] = {}
 _guard = threading.Lock()
 
@@ -58,29 +58,35 @@ def _is_spark_user_error(exc: Exception) -> bool:
 
 
 def shared_instance(cls: type, settings: dict, ctx, role: str, set_up: bool = True):
-    """The set-up instance of ``cls`` for these ``settings`` (attributes the engine sets on
-    it, from the manifest) and ``ctx.params``: made, configured and set up on first use in
-    this process, then reused. ``role`` ("Mapper", "Reducer") names it in errors.
-    ``set_up=False``: an instance whose ``setup`` runs elsewhere (an ArrowMapper's runs
-    in Spark's Python workers)."""
-    key = json.dumps([f"{cls.__module__}:{cls.__qualname__}", id(cls), settings, dict(ctx.params), set_up],
+    """The instance of ``cls`` for these ``settings`` (attributes the engine sets on it,
+    from the manifest) and ``ctx.params``: made and configured on first use in this
+    process, then reused; set up (``setup(ctx)``) the first time it is asked for with
+    ``set_up``. ``role`` ("Mapper", "Reducer") names it in errors. ``set_up=False``: an
+    instance whose ``setup`` runs elsewhere (an ArrowMapper's, in Spark's Python workers)
+    or is not needed (a Reducer a map task only plans with)."""
+    key = json.dumps([f"{cls.__module__}:{cls.__qualname__}", id(cls), settings, dict(ctx.params)],
                      sort_keys=True, default=str)
     with _guard:
         if key in _instances:
             _instances.move_to_end(key)
-            return _instances[key]
+            instance, ready = _instances[key]
+            if ready or not set_up:
+                return instance
         lock = _locks.setdefault(key, threading.Lock())
     with lock:   # one setup per key, even when several tasks start at once
         with _guard:
-            if key in _instances:
-                return _instances[key]
-        instance = cls()
-        for name, value in settings.items():
-            setattr(instance, name, value)
+            instance, ready = _instances.get(key, (None, False))
+        if instance is not None and (ready or not set_up):
+            return instance
+        if instance is None:
+            instance = cls()
+            for name, value in settings.items():
+                setattr(instance, name, value)
         if set_up:
             run_user(f"{role}.setup", instance.setup, ctx)
         with _guard:
-            _instances[key] = instance
+            _instances[key] = (instance, set_up or ready)
+            _instances.move_to_end(key)
             while len(_instances) > MAX_INSTANCES:
                 gone, _ = _instances.popitem(last=False)
                 _locks.pop(gone, None)

@@ -84,3 +84,13 @@ def test_a_process_keeps_only_the_most_recently_used_instances():
     assert len(SETUPS) == MAX_INSTANCES + 1
     assert shared_instance(SlowSetup, {}, ctx("t", model="m1"), "Mapper") is not made["m1"]  # the oldest went
     assert len(SETUPS) == MAX_INSTANCES + 2
+
+
+def test_an_instance_made_without_setup_is_set_up_in_place_when_asked():
+    del SETUPS[:]
+    planned = shared_instance(SlowSetup, {}, ctx("t1", model="plan"), "Mapper", set_up=False)
+    assert SETUPS == []
+    ready = shared_instance(SlowSetup, {}, ctx("reduce", model="plan"), "Mapper")
+    assert ready is planned and planned.model == "plan" and len(SETUPS) == 1
+    assert shared_instance(SlowSetup, {}, ctx("t2", model="plan"), "Mapper", set_up=False) is planned
+    assert shared_instance(SlowSetup, {}, ctx("t3", model="plan"), "Mapper") is planned and len(SETUPS) == 1
