@@ -193,9 +193,11 @@ class SumCountsSetUpOnce(Reducer):
         mark_setup(ctx, "reducer")
 
     def combine(self, df, ctx):
+        ctx.counters[f"combine-{ctx.params['suffix']}"] += 1
         return df.groupBy("word").agg(F.sum("count").alias("count"))
 
     def reduce(self, df, ctx):
+        ctx.counters[f"reduce-{ctx.params['suffix']}"] += 1
         return df.groupBy("word").agg(F.sum("count").alias("count"))
 
 
@@ -227,7 +229,8 @@ class ArrowWords(ArrowMapper):
 
         words = [w for line in batch.column("value").to_pylist() for w in line.split()]
         n = len(words)
-        return pa.table({"word": words, "task": [ctx.task_id] * n, "tag": [self.tag] * n, "job": [ctx.job_id] * n})
+        tag = f"{self.tag}/{ctx.params['tag']}"   # from setup / from the batch's own ctx
+        return pa.table({"word": words, "task": [ctx.task_id] * n, "tag": [tag] * n, "job": [ctx.job_id] * n})
 
 
 class ArrowCrawlLanguages(ArrowMapper):

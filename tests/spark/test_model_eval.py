@@ -53,6 +53,9 @@ def test_setup_runs_once_per_process_and_params_reach_map_combine_and_reduce(tmp
     expected = collections.Counter(w + "!" for f in files for w in f.read_text().split())
     assert dict(zip(got["word"], got["count"])) == expected
     assert spec.params == {"marks": str(folder), "suffix": "!"}
+    # ctx.params in combine (each map task) and in reduce
+    assert all(t.counters == {"combine-!": 1} for t in status.tasks)
+    assert status.reduce.counters == {"reduce-!": 1}
 
 
 def test_a_local_worker_process_sets_up_once_for_all_its_tasks(tmp_path):
@@ -119,7 +122,7 @@ def test_arrow_mapper_sees_setup_params_and_task_ids_and_sets_up_once_per_python
     got = read_output(tmp_path / "out")
     by_task = {t.task_id: t.inputs[0] for t in status.tasks}
     assert sorted(got["word"]) == sorted(w for f in files for w in f.read_text().split())
-    assert set(got["tag"]) == {"v3"} and set(got["job"]) == {spec.job_id}
+    assert set(got["tag"]) == {"v3/v3"} and set(got["job"]) == {spec.job_id}
     for task_id, rows in got.groupby("task"):      # each row names the task that read it
         assert sorted(rows["word"]) == sorted(Path(by_task[task_id]).read_text().split())
     # set up in Spark's Python workers only (never on the driver), at most one per core,
