@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import tempfile
 import threading
 
@@ -21,6 +22,8 @@ from .store.uris import is_s3
 CACHE_DIR_ENV, CACHE_MB_ENV = "LMR_FILE_CACHE_DIR", "LMR_FILE_CACHE_MB"
 DEFAULT_CACHE_MB = 2048
 _lock = threading.Lock()
+_PREFIX = "lmr-"
+_OURS = re.compile(r"lmr-[0-9a-f]{32}(\.[^/]*)?")   # what fetch_file names its copies
 _known: dict[str, str] = {}   # uri -> local path, for this process: no request at all the second time
 
 
@@ -61,7 +64,7 @@ def fetch_file(uri: str, storage: Storage | None = None) -> str:
                              f"{limit / 2**20:,.0f} MB ({CACHE_MB_ENV})")
         folder = cache_dir()
         os.makedirs(folder, exist_ok=True)
-        name = hashlib.sha256(f"{uri}\0{info.etag}".encode()).hexdigest()[:32] + os.path.splitext(uri)[1][:16]
+        name = _PREFIX + hashlib.sha256(f"{uri}\0{info.etag}".encode()).hexdigest()[:32] + os.path.splitext(uri)[1][:16]
         path = os.path.join(folder, name)
         if os.path.exists(path):
             os.utime(path)
@@ -80,10 +83,12 @@ def fetch_file(uri: str, storage: Storage | None = None) -> str:
 
 
 def _make_room(folder: str, keep_at_most: int) -> None:
-    """Remove the least recently used cached files until at most ``keep_at_most`` bytes remain."""
+    """Remove the least recently used cached files until at most ``keep_at_most`` bytes
+    of them remain. Only files this module named are counted or removed: the folder is
+    the operator's to choose, and may hold anything else."""
     files = []
     for entry in os.scandir(folder):
-        if entry.is_file() and not entry.name.startswith("."):
+        if _OURS.fullmatch(entry.name) and entry.is_file(follow_symlinks=False):
             st = entry.stat()
             files.append((st.st_mtime, st.st_size, entry.path))
     total = sum(size for _, size, _ in files)

@@ -77,3 +77,23 @@ def test_refusals(s3, bucket, cache, tmp_path, monkeypatch):
     assert fetch_file(str(local)) == str(local)            # in place, not copied
     with pytest.raises(FileNotFoundError):
         fetch_file(str(tmp_path / "nope.npz"))
+
+
+def test_making_room_never_touches_a_file_the_cache_did_not_write(s3, bucket, cache, monkeypatch):
+    """LMR_FILE_CACHE_DIR may point at a folder holding other files: every file and folder
+    there is snapshotted before and compared after evictions."""
+    monkeypatch.setenv("LMR_FILE_CACHE_MB", "1")
+    cache.mkdir()
+    (cache / "notes.txt").write_bytes(b"n" * 2**20)                   # older and large
+    (cache / "model.npz").write_bytes(b"m" * 2**19)
+    (cache / "lmr-old").mkdir()
+    (cache / "lmr-old" / "shard").write_bytes(b"s" * 2**19)
+    os.utime(cache / "notes.txt", (1, 1))
+    before = {p: p.read_bytes() for p in cache.rglob("*") if p.is_file()}
+    for name in "ab":
+        s3.put_object(Bucket=bucket, Key=f"shard-{name}", Body=name.encode() * (2**20 - 100))
+    a = fetch_file(f"s3://{bucket}/shard-a")
+    b = fetch_file(f"s3://{bucket}/shard-b")                         # makes room: a goes, nothing else
+    after = {p: p.read_bytes() for p in cache.rglob("*") if p.is_file()}
+    assert not os.path.exists(a) and os.path.exists(b)
+    assert {p: d for p, d in after.items() if str(p) != b} == before
