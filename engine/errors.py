@@ -71,6 +71,12 @@ class DestinationError(EngineError):
     to it at the same moment. Permanent: nothing of the destination was deleted."""
 
 
+class PartitionError(EngineError):
+    """With R > 1 reducers: a reduce task's or the publish step's view of the job's map
+    commits is not the one its round was planned on, or a reduce task has not committed.
+    Permanent: the next run plans a new round."""
+
+
 class RetriesExhaustedError(EngineError):
     """A retryable error on the last attempt the job's ``retries`` allow. Permanent: the
     message names the original error and the attempt."""
@@ -86,7 +92,7 @@ class RetryableTaskError(EngineError):
 # Errors that the same attempt would hit again: retrying them only wastes time and money.
 PERMANENT_ERRORS = ("ManifestError", "PlanError", "UserCodeError",
                     "RejectedRecordsError", "PermanentStorageError", "DestinationError",
-                    "RetriesExhaustedError")
+                    "PartitionError", "RetriesExhaustedError")
 # What the engine raises when another attempt may succeed. The state machine's Retry lists
 # name exactly these (tests/infra checks it); locally any error not permanent is retried.
 RETRYABLE_ERRORS = ("RetryableTaskError", "StorageError")

@@ -24,6 +24,9 @@ POINTS = (
     "map.before_write",    # output computed, nothing written yet
     "map.mid_write",       # some of the task's part files uploaded
     "map.before_commit",   # every part uploaded, no _COMMITTED marker
+    "partition.before_write",   # R > 1: a reduce task's output computed, nothing uploaded
+    "partition.mid_write",      # some of its files uploaded
+    "partition.before_commit",  # all uploaded, no _COMMITTED marker
     "reduce.before_commit",  # destination files copied, no _SUCCESS / not swapped in
 )
 

@@ -78,6 +78,9 @@ class Reducer:
     input_format: ClassVar[str] = "parquet"
     schema: ClassVar["str | StructType | None"] = None
     read_options: ClassVar[dict[str, str]] = {}
+    # Columns of what reduce reads (the mapper's output, or combine's) whose hash decides
+    # which of R reduce tasks gets a row ("reducers" > 1): reduce then runs per partition.
+    partition_by: ClassVar[tuple[str, ...]] = ()
 
     def setup(self, ctx: TaskContext) -> None:
         """Runs once per process for this class and params, before its first use there

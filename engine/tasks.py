@@ -16,18 +16,21 @@ import os
 import tempfile
 import time
 import uuid
+from dataclasses import replace
 
-from .errors import CommitConflict, RejectedRecordsError, UserCodeError, error_to_dict
+from .errors import CommitConflict, PartitionError, RejectedRecordsError, UserCodeError, error_to_dict
 from .faults import checkpoint
 from .interfaces import ArrowMapper, Mapper, Reducer, TaskContext
 from .job import cache
 from .job.commits import commit, committed_result, committed_results, part_uris, record_failure
-from .job.layout import JobLayout
+from .job.layout import JobLayout, part_name
+from .job.partitions import (BUCKET_COLUMN, bucket_count, commit_partition, committed_partitions,
+                             partition_inputs, round_id)
 from .job.loading import resolve_class
 from .job.params import frozen
 from .job.planning import MapTask
-from .job.results import SUCCEEDED, MapResult, ReduceResult
-from .job.spec import MAPPER_AND_REDUCER, MAPPER_ONLY, REDUCER_ONLY, JobSpec
+from .job.results import SKIPPED, SUCCEEDED, MapResult, ReduceResult
+from .job.spec import MAPPER_AND_REDUCER, MAPPER_ONLY, REDUCER_ONLY, JobSpec, partition_columns
 from .spark.rejects import collect_rejects
 from .store.publish import check_destination, publish
 from .store.staging import stage, stage_inputs
@@ -76,7 +79,7 @@ def run_map_task(spec: JobSpec, task: MapTask, storage: Storage | None = None, a
     try:
         return _map(spec, task, storage, attempt)
     except Exception as exc:
-        record_failure(spec, task, error_to_dict(exc), attempt, storage)
+        record_failure(spec, task.task_id, task.input_uris, error_to_dict(exc), attempt, storage)
         raise
 
 
@@ -131,7 +134,9 @@ def _map(spec: JobSpec, task: MapTask, storage: Storage, attempt_no: int) -> Map
                 written = Observation()
                 out = out.observe(written, F.expr("count(1) AS rows"))
         out_dir = os.path.join(scratch, "out")
-        run_user("writing the mapper's output", write_frame, out, out_dir, out_format)
+        bucketed = bucket_count(spec) > 1
+        run_user("writing the mapper's output", write_frame, out, out_dir, out_format,
+                 BUCKET_COLUMN if bucketed else None)
         rows_in, rejected = seen.get["rows"], seen.get["bad"]
         rows_out, rows_written = produced.get["rows"], written.get["rows"]
 
@@ -148,13 +153,9 @@ def _map(spec: JobSpec, task: MapTask, storage: Storage, attempt_no: int) -> Map
                     f"({rejected / rows_in:.1%} > max_rejected_ratio {spec.max_rejected_ratio:.1%}) "
                     f"in {', '.join(task.input_uris)}; first: {records[0]['reason']} "
                     f"at {_position(records[0])}; all in {layout.errors(task.task_id)}")
-        files = sorted(n for n in os.listdir(out_dir) if not n.startswith((".", "_")))
         bytes_out, parts = 0, []
-        for i, name in enumerate(files):
-            path = os.path.join(out_dir, name)
+        for path, part in _written_parts(out_dir, bucketed):
             bytes_out += os.path.getsize(path)
-            # part-<i><ext>: a name the task's summary can rebuild (engine/job/commits.py)
-            part = f"part-{i:05d}{name[name.find('.'):] if '.' in name else ''}"
             storage.upload(path, join(layout.attempt_dir(task.task_id, attempt), part))
             parts.append(f"{attempt}/{part}")
             checkpoint("map.mid_write", task.task_id)
@@ -166,6 +167,26 @@ def _map(spec: JobSpec, task: MapTask, storage: Storage, attempt_no: int) -> Map
         cold_start=cold, started_at=started_at, parts=parts,
         counters=dict(ctx.counters), worker=f"pid-{os.getpid()}", attempts=attempt_no, cache_key=key)
     return _commit(spec, layout, result, attempt, storage, ctx.logger)
+
+
+def _written_parts(out_dir: str, bucketed: bool) -> list[tuple[str, str]]:
+    """(local file, part name) for what Spark wrote: ``part-<i><ext>``, or per hash bucket
+    (Spark's ``<column>=<b>/`` folders) ``bucket-<b>-<i><ext>``: names a task's summary
+    can rebuild (engine/job/commits.py)."""
+    def files(folder: str) -> list[str]:
+        return sorted(n for n in os.listdir(folder) if not n.startswith((".", "_")))
+
+    def ext(name: str) -> str:
+        return name[name.find("."):] if "." in name else ""
+
+    if not bucketed:
+        return [(os.path.join(out_dir, n), part_name(i, ext(n))) for i, n in enumerate(files(out_dir))]
+    out = []
+    for folder in sorted(os.listdir(out_dir)):
+        if folder.startswith(f"{BUCKET_COLUMN}="):
+            bucket, path = int(folder.split("=", 1)[1]), os.path.join(out_dir, folder)
+            out += [(os.path.join(path, n), part_name(i, ext(n), bucket)) for i, n in enumerate(files(path))]
+    return out
 
 
 def _position(record: dict) -> str:
@@ -197,12 +218,17 @@ def _for_reducer(spec: JobSpec, spark, mapped, ctx: TaskContext):
     """(What the reducer will read of this task, whether a combiner made it): the
     combiner's partials (if the Reducer has one), and only the columns its query uses
     (all of them in a cached job: a later job's Reducer may read others)."""
+    from .spark.buckets import with_buckets
     from .spark.pruning import used_columns
 
     reducer = _user_instance(spec, "reducer", Reducer, ctx, in_map_task=True)
     combined = type(reducer).combine is not Reducer.combine
     out = run_user("Reducer.combine", reducer.combine, mapped, ctx) if combined else mapped
     used = None if spec.cache else used_columns(spark, reducer, out.schema, ctx)
+    buckets = bucket_count(spec)
+    if buckets > 1:   # R > 1 reducers: hash the partition columns before pruning may drop them
+        out = with_buckets(out, partition_columns(type(reducer)), buckets, spec.reducer)
+        used = used and [*used, BUCKET_COLUMN]
     return (out.select(*used) if used else out), combined
 
 
@@ -210,12 +236,9 @@ def run_reduce_task(spec: JobSpec, tasks: list[MapTask], storage: Storage | None
                     results: dict[str, MapResult] | None = None) -> ReduceResult:
     """Apply the Reducer to every committed map output (or, in REDUCER_ONLY mode, to the
     job's input files) and publish the destination."""
-    from .spark import session
-
     storage = storage or Storage()
     layout = JobLayout(spec.work_dir, spec.job_id)
-    started_at, t0 = time.time(), time.monotonic()
-    cold = not session.is_started()
+    started_at = time.time()
     if spec.mode == REDUCER_ONLY:
         sources = [u for t in tasks for u in t.input_uris]
         workload = sum(t.bytes for t in tasks)
@@ -230,6 +253,77 @@ def run_reduce_task(spec: JobSpec, tasks: list[MapTask], storage: Storage | None
                                 cold_start=False, started_at=started_at, output=spec.output.path,
                                 files=published)
         workload = sum(r.bytes_out for r in results.values())
+
+    def publish_files(out_dir: str, names: list[str], rows_out: int) -> list[str]:
+        return publish(storage, [(os.path.join(out_dir, n), n) for n in names], spec.output.path,
+                       {"job_id": spec.job_id, "rows": rows_out}, layout)
+
+    result = _reduce(spec, "reduce", sources, workload, storage, publish_files)
+    return replace(result, output=spec.output.path)
+
+
+def run_partition_task(spec: JobSpec, tasks: list[MapTask], round_: str, partition: int, partitions: int,
+                       storage: Storage | None = None, attempt_no: int = 1) -> ReduceResult:
+    """Reduce task ``partition`` of R: apply the Reducer to its hash buckets of every
+    committed map output and commit its own files (the first attempt to commit wins; the
+    destination is published once all R committed, engine/job/partitions.py)."""
+    storage = storage or Storage()
+    task_id = f"reduce-{partition}"
+    try:
+        return _partition(spec, tasks, round_, partition, partitions, storage, attempt_no)
+    except Exception as exc:
+        record_failure(spec, task_id, [], error_to_dict(exc), attempt_no, storage)
+        raise
+
+
+def _partition(spec: JobSpec, tasks: list[MapTask], round_: str, partition: int, partitions: int,
+               storage: Storage, attempt_no: int) -> ReduceResult:
+    layout = JobLayout(spec.work_dir, spec.job_id)
+    found = committed_partitions(spec, round_, storage)
+    if partition in found:
+        return replace(found[partition], status=SKIPPED)
+    results = committed_results(spec, tasks, storage)
+    if round_id(results, partitions, bucket_count(spec)) != round_:
+        raise PartitionError(f"the job's committed map tasks are not those reduce round {round_} was "
+                             "planned on; run the job again")
+    sources = partition_inputs(spec, results, partition, partitions)
+    attempt = uuid.uuid4().hex[:12]
+    task_id = f"reduce-{partition}"
+
+    def keep_files(out_dir: str, names: list[str], rows_out: int) -> list[str]:
+        checkpoint("partition.before_write", task_id)
+        for name in names:
+            storage.upload(os.path.join(out_dir, name), join(layout.reduce_dir(round_, partition), attempt, name))
+            checkpoint("partition.mid_write", task_id)
+        return [f"{attempt}/{n}" for n in names]
+
+    if sources:
+        workload = sum(r.bytes_out for r in results.values()) // max(1, partitions)
+        result = _reduce(spec, task_id, sources, workload, storage, keep_files)
+    else:   # no row hashed here: an empty part of the output
+        result = ReduceResult(status=SUCCEEDED, rows_in=0, rows_out=0, bytes_out=0, duration_ms=0,
+                              cold_start=False, started_at=time.time(), output="")
+    result = replace(result, partition=partition, attempts=attempt_no)
+    checkpoint("partition.before_commit", task_id)
+    try:
+        commit_partition(spec, round_, result, storage)
+    except CommitConflict:
+        storage.delete_prefix(join(layout.reduce_dir(round_, partition), attempt, ""), owner=layout.job_dir)
+        log.info("reduce task %d already committed by another attempt; this one's files removed", partition)
+        return replace(committed_partitions(spec, round_, storage)[partition], status=SKIPPED)
+    storage.delete(layout.failure(task_id))   # an earlier attempt's error no longer applies
+    return result
+
+
+def _reduce(spec: JobSpec, task_id: str, sources: list[str], workload: int, storage: Storage,
+            keep) -> ReduceResult:
+    """Run the Reducer over ``sources`` (map parts, or REDUCER_ONLY's inputs) into a
+    scratch folder; ``keep(out_dir, names, rows_out)`` puts the files where they belong
+    and returns the names to report."""
+    from .spark import session
+
+    started_at, t0 = time.time(), time.monotonic()
+    cold = not session.is_started()
     # As in a map task: a cold JVM boots while pyspark is imported and the inputs staged.
     session.start(spec.spark_conf, workload_bytes=workload)
     from pyspark.sql import Observation
@@ -237,11 +331,11 @@ def run_reduce_task(spec: JobSpec, tasks: list[MapTask], storage: Storage | None
 
     from .spark.readers import observe_rejects, spark_paths, without_rejects, write_frame
 
-    ctx = TaskContext(spec.job_id, "reduce", sources, task_logger(spec.job_id, "reduce", sources),
+    ctx = TaskContext(spec.job_id, task_id, sources, task_logger(spec.job_id, task_id, sources),
                       params=frozen(spec.params))
     reducer = _user_instance(spec, "reducer", Reducer, ctx)
 
-    with tempfile.TemporaryDirectory(prefix="lmr-reduce-") as scratch:
+    with tempfile.TemporaryDirectory(prefix=f"lmr-{task_id}-") as scratch:
         local = stage(storage, sources, os.path.join(scratch, "in"))
         spark = session.get_spark(spec.spark_conf)
         if spec.mode == REDUCER_ONLY:
@@ -255,20 +349,18 @@ def run_reduce_task(spec: JobSpec, tasks: list[MapTask], storage: Storage | None
         out = run_user("Reducer.reduce", reducer.reduce, df, ctx)
         out_dir = os.path.join(scratch, "out")
         run_user("writing the reducer's output", write_frame,
-                  out.observe(written, F.count(F.lit(1)).alias("rows")), out_dir,
-                  spec.output.format or reducer.output_format)
+                 out.observe(written, F.count(F.lit(1)).alias("rows")), out_dir,
+                 spec.output.format or reducer.output_format)
         names = sorted(n for n in os.listdir(out_dir) if not n.startswith((".", "_")))
         rows_in, rejected, rows_out = seen.get["rows"], seen.get["bad"], written.get["rows"]
-        published = publish(storage, [(os.path.join(out_dir, n), n) for n in names], spec.output.path,
-                            {"job_id": spec.job_id, "rows": rows_out}, layout)
+        files = keep(out_dir, names, rows_out)
         bytes_out = sum(os.path.getsize(os.path.join(out_dir, n)) for n in names)
 
-    ctx.logger.info("reduce committed: %d rows in, %d out -> %s", rows_in, rows_out, spec.output.path)
+    ctx.logger.info("%s committed: %d rows in, %d out", task_id, rows_in, rows_out)
     return ReduceResult(status=SUCCEEDED, rows_in=rows_in, rows_out=rows_out, rejected=rejected,
-                        bytes_out=bytes_out,
-                        duration_ms=int((time.monotonic() - t0) * 1000), cold_start=cold,
-                        started_at=started_at, output=spec.output.path,
-                        files=published, counters=dict(ctx.counters))
+                        bytes_out=bytes_out, duration_ms=int((time.monotonic() - t0) * 1000),
+                        cold_start=cold, started_at=started_at, output="", files=files,
+                        counters=dict(ctx.counters))
 
 
 def commit_mapper_output(spec: JobSpec, tasks: list[MapTask], storage: Storage | None = None,

@@ -3,6 +3,7 @@ worker process both hand it the same small event, and it calls the task function
 
 - map: ``{job_id, job, task_id, inputs, retry_count}``
 - reduce: ``{job_id, job, retry_count}``
+- reduce task p of R: ``{job_id, job, round, partition, partitions, retry_count}``
 
 ``job`` is the job's ``job.json`` (read once per process), ``retry_count`` how many
 attempts came before this one (``$$.State.RetryCount`` on AWS). What a task raises is
@@ -58,11 +59,23 @@ def map_event(event: dict[str, Any], storage: Storage) -> dict[str, Any]:
 
 
 def reduce_event(event: dict[str, Any], storage: Storage) -> dict[str, Any]:
-    """Run the reducer over the job's committed map tasks (or publish, MAPPER_ONLY)."""
-    from .tasks import reduce_job
+    """Run the reducer over the job's committed map tasks (or publish, MAPPER_ONLY); with
+    ``partition`` in the event, reduce task ``partition`` of ``partitions`` (R > 1)."""
+    from .tasks import reduce_job, run_partition_task
 
     spec = load_spec(event["job"], storage)
-    return _run(spec, event, reduce_job, spec, load_tasks(spec, storage), storage).to_dict()
+    tasks = load_tasks(spec, storage)
+    if "partition" in event:
+        return _run(spec, event, run_partition_task, spec, tasks, event["round"], int(event["partition"]),
+                    int(event["partitions"]), storage, attempt(event)).to_dict()
+    return _run(spec, event, reduce_job, spec, tasks, storage).to_dict()
+
+
+def partition_event(job_id: str, job_uri: str, round_: str, partition: int, partitions: int,
+                    attempt_no: int = 1) -> dict[str, Any]:
+    """The event reduce task ``partition`` of R runs with (the reduce Map state's item)."""
+    return {"job_id": job_id, "job": job_uri, "round": round_, "partition": partition,
+            "partitions": partitions, "retry_count": attempt_no - 1}
 
 
 def task_event(job_id: str, job_uri: str, task: MapTask | None, attempt_no: int = 1) -> dict[str, Any]:

@@ -25,3 +25,14 @@ class SumCounts(Reducer):
 
     def reduce(self, df, ctx):
         return df.groupBy("word").agg(F.sum("count").alias("count")).orderBy(F.desc("count"), "word")
+
+
+class SumCountsPerWord(Reducer):
+    """SumCounts for ``"reducers": R`` > 1: each reduce task sums the words that hash to
+    it. Its output is not one sorted list (each of the R files is per-word sums)."""
+
+    output_format = "csv"
+    partition_by = ("word",)
+
+    def reduce(self, df, ctx):
+        return df.groupBy("word").agg(F.sum("count").alias("count"))

@@ -3,9 +3,9 @@ earlier job in the same work dir committed a task with the same key.
 
 The key covers everything a map task's output depends on: its inputs (URI, size, ETag
 on S3 or mtime locally, byte range), the Mapper's source and, when the job reduces, the
-Reducer's ``combine`` (engine/job/fingerprints.py), the engine's own source, and the
+Reducer's ``combine`` and ``partition_by`` (engine/job/fingerprints.py), the engine's own source, and the
 settings that shape what is written (mode, input format, schema and options, the output
-format of a MAPPER_ONLY job, spark_conf, max_rejected_ratio, cache_version, params). A cached
+format of a MAPPER_ONLY job, the hash buckets of R > 1 reducers, spark_conf, max_rejected_ratio, cache_version, params). A cached
 job's map tasks write every column the Mapper returns, so a changed Reducer may read
 any of them.
 
@@ -27,6 +27,7 @@ from ..store.storage import Storage
 from .commits import commit, read_marker
 from .fingerprints import digest, engine_fingerprint
 from .layout import JobLayout
+from .partitions import bucket_count
 from .planning import MapTask
 from .results import CACHED, SUCCEEDED, MapResult
 from .spec import MAPPER_AND_REDUCER, MAPPER_ONLY, JobSpec
@@ -48,6 +49,7 @@ def task_key(spec: JobSpec, task: MapTask) -> str:
         "max_rejected_ratio": spec.max_rejected_ratio,
         "cache_version": spec.cache_version,
         "params": spec.params,
+        "buckets": bucket_count(spec),
         "inputs": [f.to_dict() for f in task.inputs],
     }
     return digest(json.dumps(settings, sort_keys=True))

@@ -23,7 +23,7 @@ import zlib
 from concurrent.futures import ThreadPoolExecutor
 
 from ..store.storage import Storage
-from .layout import JobLayout
+from .layout import JobLayout, bucket_of, part_name
 from .planning import MapTask
 from .results import CACHED, MapResult
 from .spec import JobSpec
@@ -102,7 +102,7 @@ _NUMBERS = ("rows_in", "rows_out", "rejected", "bytes_in", "bytes_out", "rows_wr
 
 def summary_name(result: MapResult) -> str | None:
     """``<task_id>.<the result, compressed>``, or None when it does not fit a name. Parts
-    must be ``<attempt>/part-<i><ext>`` (as map tasks name them) to be summarized."""
+    must be named as map tasks name them (:func:`engine.job.layout.part_name`) to be summarized."""
     parts = _part_pattern(result.parts)
     if parts is None:
         return None
@@ -118,10 +118,9 @@ def summary_name(result: MapResult) -> str | None:
 def _from_summary(code: str, task: MapTask) -> MapResult | None:
     try:
         body = json.loads(zlib.decompress(base64.urlsafe_b64decode(code + "=" * (-len(code) % 4))))
-        attempt, count, ext = body.get("p") or ("", 0, "")
         return MapResult(task_id=task.task_id, inputs=task.input_uris, status=body["s"],
                          **dict(zip(_NUMBERS, body["n"])), started_at=body["t"], cold_start=bool(body["c"]),
-                         parts=[f"{attempt}/part-{i:05d}{ext}" for i in range(count)],
+                         parts=_parts(body.get("p") or []),
                          worker=body.get("w", ""), counters=body.get("k", {}), cache_key=body.get("h", ""),
                          source_job=body.get("j", ""), source_task=body.get("u", ""))
     except (ValueError, KeyError, TypeError, zlib.error):
@@ -130,13 +129,29 @@ def _from_summary(code: str, task: MapTask) -> MapResult | None:
 
 def _part_pattern(parts: list[str]) -> list | None:
     """[attempt, how many, extension] when parts are ``<attempt>/part-00000<ext>``, ...;
-    [] for none; None for any other naming."""
+    [attempt, -1, extension, buckets as a hex bit mask] when they are one file per hash
+    bucket (R > 1 reducers); [] for none; None for any other naming."""
     if not parts:
         return []
     attempt, _, first = parts[0].partition("/")
-    ext = first[len("part-00000"):]
-    expected = [f"{attempt}/part-{i:05d}{ext}" for i in range(len(parts))]
-    return [attempt, len(parts), ext] if parts == expected and first.startswith("part-") else None
+    ext = first[first.find("."):] if "." in first else ""
+    if parts == [f"{attempt}/{part_name(i, ext)}" for i in range(len(parts))]:
+        return [attempt, len(parts), ext]
+    buckets = [bucket_of(p) for p in parts]
+    if None not in buckets and parts == [f"{attempt}/{part_name(0, ext, b)}" for b in buckets]:
+        return [attempt, -1, ext, format(sum(1 << b for b in set(buckets)), "x")]
+    return None
+
+
+def _parts(pattern: list) -> list[str]:
+    """The part names a :func:`_part_pattern` stands for."""
+    if not pattern:
+        return []
+    attempt, count, ext, *mask = pattern
+    if count >= 0:
+        return [f"{attempt}/{part_name(i, ext)}" for i in range(count)]
+    bits = int(mask[0], 16)
+    return [f"{attempt}/{part_name(0, ext, b)}" for b in range(bits.bit_length()) if bits >> b & 1]
 
 
 def part_uris(spec: JobSpec, result: MapResult) -> list[str]:
@@ -148,18 +163,20 @@ def part_uris(spec: JobSpec, result: MapResult) -> list[str]:
     return [layout.part(task_id, p) for p in result.parts]
 
 
-def record_failure(spec: JobSpec, task: MapTask, error: dict, attempt: int, storage: Storage) -> None:
-    """Record the error (``{errorType, errorMessage}``) of a task's failed attempt (the last one is what the status says).
+def record_failure(spec: JobSpec, task_id: str, inputs: list[str], error: dict, attempt: int,
+                   storage: Storage) -> None:
+    """Record the error (``{errorType, errorMessage}``) of a task's failed attempt (the last
+    one is what the status says): a map task's, or a reduce task's (``reduce-<p>``, R > 1).
     The first attempt's start is kept, so the report shows how long the task was tried."""
-    uri = JobLayout(spec.work_dir, spec.job_id).failure(task.task_id)
+    uri = JobLayout(spec.work_dir, spec.job_id).failure(task_id)
     try:
-        earlier = recorded_failure(spec, task.task_id, storage) or {}
+        earlier = recorded_failure(spec, task_id, storage) or {}
         now = time.time()
         storage.write_text(uri, json.dumps({
-            "task_id": task.task_id, "inputs": task.input_uris, **error,
+            "task_id": task_id, "inputs": inputs, **error,
             "attempts": attempt, "started_at": earlier.get("started_at", now), "finished_at": now}))
     except Exception:  # the original error matters more than its record
-        log.exception("could not record the failure of task %s at %s", task.task_id, uri)
+        log.exception("could not record the failure of task %s at %s", task_id, uri)
 
 
 def recorded_failure(spec: JobSpec, task_id: str, storage: Storage) -> dict | None:

@@ -4,7 +4,8 @@ new job, and of a map task's cache key (engine/job/cache.py).
 
 - ``mapper``: the Mapper's module, less the Reducer classes defined there, so that
   editing only a Reducer keeps the map tasks' key (and so does using another one).
-- ``combiner``: the Reducer's ``combine`` method (its output is what a map task writes).
+- ``combiner``: the Reducer's ``combine`` method and ``partition_by`` (they shape what a
+  map task writes: the combiner's partials, in hash buckets of those columns).
 - ``reducer``: the Reducer's whole module.
 
 Code the module imports from elsewhere is not read: a manifest's ``cache_version`` says
@@ -66,17 +67,25 @@ def _base_name(base: ast.expr) -> str:
 
 
 def _combiner_source(reducer: str) -> str:
-    """The source of the Reducer's own ``combine``, "" when it has none. A Reducer that
+    """The source of the Reducer's own ``combine`` and ``partition_by``, "" when it has
+    neither. A Reducer that
     inherits from a class of its own counts its whole module (it may inherit one)."""
     origin, source = module_source(reducer)
     node = class_node(ast.parse(source, origin), reducer.split(":")[1])
     if node is None:
         return source
-    for item in node.body:
-        if isinstance(item, (ast.FunctionDef, ast.AsyncFunctionDef)) and item.name == "combine":
-            return ast.get_source_segment(source, item) or source
+    shaping = [ast.get_source_segment(source, item) or source for item in node.body
+               if isinstance(item, (ast.FunctionDef, ast.AsyncFunctionDef)) and item.name == "combine"
+               or _assigns(item, "partition_by")]
+    if shaping:
+        return "\n".join(shaping)
     plain = all(_base_name(b) == "Reducer" for b in node.bases)
     return "" if plain else source
+
+
+def _assigns(node: ast.stmt, name: str) -> bool:
+    targets = node.targets if isinstance(node, ast.Assign) else [node.target] if isinstance(node, ast.AnnAssign) else []
+    return any(isinstance(t, ast.Name) and t.id == name for t in targets)
 
 
 @cache

@@ -11,6 +11,9 @@
     <root>/jobs/_cache/<key>.json                  "cache": the job and task that committed a key
     <root>/jobs/<job_id>/done/<task_id>.<summary>  empty: a committed task's result in its name,
                                                    so one LIST reads a thousand (engine/job/commits.py)
+    <root>/jobs/<job_id>/reduce/<round>/<p>/       R > 1: reduce task <p>'s <attempt>/ output files and
+                                                   its _COMMITTED (engine/job/partitions.py); <round>
+                                                   names the map commits and R it reduced
     <root>/jobs/<job_id>/errors/<task_id>.jsonl    rejected records, with file + reason
     <root>/jobs/<job_id>/failures/<task_id>.json   the last error of a task that has not committed
     <root>/jobs/_map-runs/<map run id>/            Step Functions' ResultWriter output (AWS)
@@ -26,6 +29,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from ..store.uris import join
@@ -37,6 +41,21 @@ OUTPUT_MARKER = "_SUCCESS"
 MANIFESTS_PREFIX = "manifests"
 # In the stack's bucket, jobs read only under inputs/ and write only under outputs/.
 DATA_PREFIXES = ("inputs", "outputs")
+
+
+_BUCKET_PART = re.compile(r"bucket-(\d{5})-\d{5}")
+
+
+def part_name(index: int, ext: str, bucket: int | None = None) -> str:
+    """A map task's part file: ``part-<i><ext>``, or with R > 1 ``bucket-<b>-<i><ext>``
+    (the i-th file of hash bucket b)."""
+    return f"part-{index:05d}{ext}" if bucket is None else f"bucket-{bucket:05d}-{index:05d}{ext}"
+
+
+def bucket_of(part: str) -> int | None:
+    """The hash bucket a part holds (see :func:`part_name`), or None for an unbucketed part."""
+    found = _BUCKET_PART.search(part.rsplit("/", 1)[-1])
+    return int(found[1]) if found else None
 
 
 def engine_area(root: str) -> str:
@@ -107,6 +126,16 @@ class JobLayout:
     def committed_marker(self, task_id: str) -> str:
         return join(self.intermediate(task_id), COMMITTED)
 
+    def reduce_dir(self, round_id: str, partition: int) -> str:
+        """Reduce task ``partition``'s folder in one reduce round (R > 1)."""
+        return join(self.job_dir, "reduce", round_id, f"{partition:05d}", "")
+
+    def reduce_round(self, round_id: str) -> str:
+        return join(self.job_dir, "reduce", round_id, "")
+
+    def reduce_marker(self, round_id: str, partition: int) -> str:
+        return join(self.reduce_dir(round_id, partition), COMMITTED)
+
     def task_log(self, task_id: str) -> str:
         return join(self.job_dir, "logs", f"{task_id}.log")
 
@@ -117,5 +146,9 @@ class JobLayout:
     def errors(self, task_id: str) -> str:
         return join(self.job_dir, "errors", f"{task_id}.jsonl")
 
+    @property
+    def failures(self) -> str:
+        return join(self.job_dir, "failures", "")
+
     def failure(self, task_id: str) -> str:
-        return join(self.job_dir, "failures", f"{task_id}.json")
+        return join(self.failures, f"{task_id}.json")

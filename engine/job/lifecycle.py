@@ -16,6 +16,7 @@ from . import cache
 from .commits import committed_results, in_parallel, recorded_failure, uncommit
 from .fingerprints import code_fingerprints
 from .layout import JobLayout
+from .partitions import current_partitions
 from .planning import MapTask, Plan, save_plan
 from .results import CACHED, ReduceResult
 from .spec import JobSpec
@@ -164,6 +165,7 @@ def finish(spec: JobSpec, tasks: list[MapTask], reduce: ReduceResult | None, rea
     now = time.time()
     started = running.started_at if running is not None else now
     status = build_status(spec, list(results.values()), failed, reduce, started, now, reason)
+    status = replace(status, partitions=current_partitions(spec, tasks, storage, results))
     run = dict(running.runs[-1]) if running is not None and running.runs else {"run": 1, "started_at": started}
     run.update(state=status.state, finished_at=now)
     status = replace(status, runs=_with_run(running, run))

@@ -63,6 +63,8 @@ class ReduceResult:
     files: list[str] = field(default_factory=list)
     counters: dict[str, int] = field(default_factory=dict)
     reason: str = ""
+    partition: int | None = None   # with R > 1: which reduce task (None: the job's whole reduce)
+    attempts: int = 1
 
     @classmethod
     def skipped(cls, output: str, reason: str) -> "ReduceResult":

@@ -44,10 +44,13 @@ MODES = (MAPPER_AND_REDUCER, MAPPER_ONLY, REDUCER_ONLY)
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,62}\Z")  # fits a Step Functions execution name
 TOP_FIELDS = {"name", "mode", "mapper", "reducer", "input", "output", "max_concurrency",
               "retries", "min_success_ratio", "max_rejected_ratio", "spark_conf", "work_dir",
-              "task_bytes", "task_max_files", "split_bytes", "cache", "cache_version", "params"}
+              "task_bytes", "task_max_files", "split_bytes", "cache", "cache_version", "params",
+              "reducers"}
 _CACHE_VERSION = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}\Z")
 # Packing: small files share a map task until it holds this many bytes (or files). A map
 # task has a fixed cost (0.4 s warm, seconds cold), so one per 20 KB file would dominate.
+AUTO = "auto"            # "reducers": "auto": R chosen from the intermediate bytes
+MAX_REDUCERS = 1000
 DEFAULT_TASK_BYTES = 64 * 2**20
 DEFAULT_TASK_MAX_FILES = 1000
 # A task's input is staged on the function's /tmp (10 GiB at most on Lambda).
@@ -96,6 +99,7 @@ class JobSpec:
     cache_version: str = ""      # part of the cache key: bump it when code the hashes miss changed
     code: dict[str, str] = field(default_factory=dict)   # source hashes (engine/job/fingerprints.py)
     params: dict[str, Any] = field(default_factory=dict)  # ctx.params (engine/job/params.py)
+    reducers: int | str = 1      # R reduce tasks, or "auto" (engine/job/partitions.py)
 
     @property
     def uses_mapper(self) -> bool:
@@ -228,6 +232,7 @@ class ManifestParser:
             reason = conf_rules.problem(key, _conf_value(value))
             if reason:
                 self.fail(f"spark_conf.{shorten(key, 80)}", reason)
+        reducers = self.reducers(data, mode, reducer_cls, reducer)
         use_cache = self.want(data, "", "cache", bool, default=False)
         cache_version = self.want(data, "", "cache_version", str, default="")
         if cache_version and not _CACHE_VERSION.match(cache_version):
@@ -264,7 +269,7 @@ class ManifestParser:
             min_success_ratio=float(min_success), max_rejected_ratio=float(max_rejected),
             spark_conf={k: _conf_value(v) for k, v in spark_conf.items()},
             task_bytes=task_bytes, task_max_files=task_max_files, split_bytes=split_bytes,
-            cache=use_cache, cache_version=cache_version, params=params,
+            cache=use_cache, cache_version=cache_version, params=params, reducers=reducers,
             code=self.code if self.code is not None else code_fingerprints(
                 mapper if mode != REDUCER_ONLY else None, reducer if mode != MAPPER_ONLY else None),
         )
@@ -303,6 +308,25 @@ class ManifestParser:
             reason = uri and destination_conflict(out.path, uri, what)
             if reason:
                 self.fail("output.path", reason)
+
+    def reducers(self, data: dict, mode: str, reducer_cls, reducer: str | None) -> int | str:
+        """R: an int 1..MAX_REDUCERS or "auto"; more than one needs a MAPPER_AND_REDUCER job
+        whose Reducer declares ``partition_by`` (checked where the class can be imported)."""
+        value = data.get("reducers", 1)
+        if value != AUTO and (isinstance(value, bool) or not isinstance(value, int)
+                              or not 1 <= value <= MAX_REDUCERS):
+            self.fail("reducers", f"must be an integer from 1 to {MAX_REDUCERS} or \"auto\", not {quote(value)}")
+            return 1
+        if value == 1:
+            return 1
+        if mode != MAPPER_AND_REDUCER:
+            self.fail("reducers", f"more than one reducer needs mode {MAPPER_AND_REDUCER} (map tasks write "
+                                  f"the hash buckets reduce tasks read), not {mode}")
+        elif reducer_cls is not None and not partition_columns(reducer_cls):
+            self.fail("reducers", f"{quote(value)} needs the Reducer's partition_by (the columns whose hash "
+                                  f"decides which reduce task gets a row: each reduce task sees every row "
+                                  f"of its keys); {reducer} declares none")
+        return value
 
     def number(self, data, key, types, default, *, lo, hi):
         value = self.want(data, "", key, types, default=default)
@@ -412,6 +436,13 @@ class ManifestParser:
         if fmt is not None and fmt not in OUTPUT_FORMATS:
             self.fail("output.format", f"{quote(fmt)} is not one of {', '.join(OUTPUT_FORMATS)}")
         return OutputSpec(path=path, format=fmt)
+
+
+def partition_columns(reducer_cls) -> tuple[str, ...]:
+    """A Reducer's ``partition_by`` as a tuple of column names ("" when it is malformed)."""
+    cols = reducer_cls.partition_by
+    cols = (cols,) if isinstance(cols, str) else tuple(cols or ())
+    return cols if cols and all(isinstance(c, str) and c for c in cols) else ()
 
 
 def default_work_dir(output_path: str) -> str:

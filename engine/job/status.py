@@ -66,6 +66,7 @@ class JobStatus:
     # Every run of the job, oldest first: {run, state, started_at, finished_at, execution?}
     runs: list[dict] = field(default_factory=list)
     tasks_cached: int = 0       # of tasks_succeeded: reused from earlier jobs ("cache": true)
+    partitions: list[ReduceResult] = field(default_factory=list)   # R > 1: each reduce task
 
     @property
     def duration_s(self) -> float:
@@ -82,6 +83,7 @@ class JobStatus:
         data.pop("duration_s", None)
         data["failed"] = [FailedTask(**f) for f in data.get("failed", [])]
         data["tasks"] = [MapResult.from_dict(t) for t in data.get("tasks", [])]
+        data["partitions"] = [ReduceResult.from_dict(p) for p in data.get("partitions", [])]
         if data.get("reduce"):
             data["reduce"] = ReduceResult.from_dict(data["reduce"])
         return cls(**data)

@@ -19,12 +19,13 @@ import time
 from collections import deque
 from concurrent.futures import FIRST_COMPLETED, Executor, Future, ThreadPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass
 from functools import cache
 from typing import Callable
 
 from .. import worker
-from ..errors import error_to_dict
-from ..job import lifecycle
+from ..errors import EngineError, error_to_dict
+from ..job import lifecycle, partitions
 from ..job.commits import committed_results, record_failure
 from ..job.layout import JobLayout
 from ..job.lifecycle import may_retry
@@ -133,7 +134,7 @@ def _logged(fn, event: dict) -> dict:
         with open(_worker_log, "rb") as f:
             f.seek(start)
             jvm = f.read().decode("utf-8", "replace")
-        task_id = event.get("task_id", "reduce")
+        task_id = event.get("task_id") or (f"reduce-{event['partition']}" if "partition" in event else "reduce")
         header = f"attempt {worker.attempt(event)}, worker pid {os.getpid()}, {time.strftime('%H:%M:%S')}"
         try:
             spec = worker.load_spec(event["job"], _worker_storage())
@@ -153,6 +154,18 @@ def reduce_in_worker(event: dict) -> dict:
 
 
 # --- the runner -------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class _Kind:
+    """What the pool runs: map tasks (events ``task_*``) or reduce tasks (``partition_*``)."""
+
+    name: str
+    entry: Callable[[dict], dict]            # what a worker runs
+    event: Callable[[object, int], dict]     # (task, attempt) -> the worker's event
+    task_id: Callable[[object], str]
+    inputs: Callable[[object], list[str]]
+    result: Callable[[dict], object]         # a worker's result -> MapResult / ReduceResult
+
 
 class LocalRunner:
     def __init__(self, workers: int | None = None, storage: Storage | None = None,
@@ -194,9 +207,12 @@ class LocalRunner:
             emit({"event": "task_done", "result": result.skipped(), "attempt": 0})
         try:
             if pending:
-                executor = self._map_phase(plan, pending, self._executor(plan))
+                executor, _ = self._map_phase(plan, pending, self._executor(plan))
             executor = executor or self._executor(plan)
-            reduce, reason, executor = self._reduce_phase(plan, executor)
+            if partitions.partitioned(spec):
+                reduce, reason, executor = self._partitioned_reduce(plan, executor)
+            else:
+                reduce, reason, executor = self._reduce_phase(plan, executor)
         finally:
             if executor is not None:
                 executor.shutdown(wait=True, cancel_futures=True)
@@ -204,40 +220,48 @@ class LocalRunner:
         emit({"event": "job_done", "status": status})
         return status
 
-    def _map_phase(self, plan: Plan, pending: list[MapTask], executor: Executor) -> Executor:
-        """Run the tasks this run has to run, retrying retryable failures.
+    def _map_phase(self, plan: Plan, pending: list[MapTask], executor: Executor) -> tuple[Executor, list]:
+        job_json = JobLayout(plan.spec.work_dir, plan.job_id).job_json
+        kind = _Kind("task", map_in_worker, lambda t, n: worker.task_event(plan.job_id, job_json, t, n),
+                     lambda t: t.task_id, lambda t: t.input_uris, MapResult.from_dict)
+        return self._run_tasks(plan, pending, executor, kind)
+
+    def _run_tasks(self, plan: Plan, pending: list, executor: Executor, kind: "_Kind") -> tuple[Executor, list]:
+        """Run tasks (map tasks, or R > 1 reduce tasks) on the pool, retrying retryable
+        failures; returns the pool and the tasks that failed.
 
         A worker runs several tasks at once, so when one dies nobody knows which task killed
         it: each task it held is run again *alone*, not charged a retry. A task that kills
         a worker while alone is the culprit and is charged (a crash that repeats fails it).
         """
         spec, emit = plan.spec, self.on_event
-        queue: deque[tuple[MapTask, int, int]] = deque((t, 1, 0) for t in pending)   # (task, attempt, charged)
-        alone: deque[tuple[MapTask, int, int]] = deque()   # suspects: each runs by itself
-        delayed: list[tuple[float, MapTask, int, int]] = []
-        running: dict[Future, tuple[MapTask, int, int]] = {}
-        job_json = JobLayout(spec.work_dir, plan.job_id).job_json
+        queue: deque[tuple[object, int, int]] = deque((t, 1, 0) for t in pending)   # (task, attempt, charged)
+        alone: deque[tuple[object, int, int]] = deque()   # suspects: each runs by itself
+        delayed: list[tuple[float, object, int, int]] = []
+        running: dict[Future, tuple[object, int, int]] = {}
+        failed: list = []
         limit = min(self._pool_size(executor), spec.max_concurrency)
 
-        def settle(task: MapTask, attempt: int, charged: int, error: dict) -> None:
+        def settle(task, attempt: int, charged: int, error: dict) -> None:
+            task_id = kind.task_id(task)
             delay = retry_delay(spec, error["errorType"], charged + 1)
             if delay is not None:
                 delayed.append((time.monotonic() + delay, task, attempt + 1, charged + 1))
-                emit({"event": "task_retry", "task_id": task.task_id, "attempt": attempt,
+                emit({"event": "task_retry", "task_id": task_id, "attempt": attempt,
                       "delay_s": delay, "error": error})
             else:
                 if error["errorType"] == WORKER_DIED:   # the task could not record it itself
-                    record_failure(spec, task, error, charged + 1, self.storage)
-                error = lifecycle.root_cause(spec, task.task_id, error, self.storage)
-                emit({"event": "task_failed", "task_id": task.task_id, "inputs": task.input_uris,
+                    record_failure(spec, task_id, kind.inputs(task), error, charged + 1, self.storage)
+                error = lifecycle.root_cause(spec, task_id, error, self.storage)
+                failed.append((task, error))
+                emit({"event": f"{kind.name}_failed", "task_id": task_id, "inputs": kind.inputs(task),
                       "error": error, "attempts": attempt})
 
-        def submit(task: MapTask, attempt: int, charged: int) -> None:
+        def submit(task, attempt: int, charged: int) -> None:
             # The retry budget counts charged attempts (a re-run after a worker died running
             # several tasks is not charged), as the state machine counts its retries.
-            event = worker.task_event(plan.job_id, job_json, task, charged + 1)
-            running[executor.submit(map_in_worker, event)] = (task, attempt, charged)
-            emit({"event": "task_started", "task_id": task.task_id, "attempt": attempt})
+            running[executor.submit(kind.entry, kind.event(task, charged + 1))] = (task, attempt, charged)
+            emit({"event": f"{kind.name}_started", "task_id": kind.task_id(task), "attempt": attempt})
 
         while queue or alone or delayed or running:
             now = time.monotonic()
@@ -263,7 +287,7 @@ class LocalRunner:
                     continue
                 task, attempt, charged = item
                 if outcome["ok"]:
-                    emit({"event": "task_done", "result": MapResult.from_dict(outcome["result"]), "attempt": attempt})
+                    emit({"event": f"{kind.name}_done", "result": kind.result(outcome["result"]), "attempt": attempt})
                 else:
                     settle(task, attempt, charged, outcome["error"])
             if not lost:
@@ -281,11 +305,43 @@ class LocalRunner:
                 continue
             for task, attempt, charged in lost:
                 alone.append((task, attempt + 1, charged))
-                emit({"event": "task_retry", "task_id": task.task_id, "attempt": attempt, "delay_s": 0.0,
+                emit({"event": "task_retry", "task_id": kind.task_id(task), "attempt": attempt, "delay_s": 0.0,
                       "error": {"errorType": WORKER_DIED,
                                 "errorMessage": f"lost with a worker process that died running {held} "
                                                 "tasks; re-run alone, not counted against retries"}})
-        return executor
+        return executor, failed
+
+    def _partitioned_reduce(self, plan: Plan, executor: Executor) -> tuple[ReduceResult | None, str, Executor]:
+        """R > 1: the reduce tasks that have not committed run on the pool like map tasks;
+        once all R committed, the destination is published here (no Spark needed)."""
+        spec, emit, tasks = plan.spec, self.on_event, list(plan.tasks)
+        try:
+            reduce_plan = partitions.plan_reduce(spec, tasks, self.storage)
+        except EngineError as exc:
+            emit({"event": "reduce_failed", "error": error_to_dict(exc), "attempts": 1})
+            return None, f"{REDUCER_FAILED}: {type(exc).__name__}: {exc}", executor
+        if reduce_plan.skipped:
+            emit({"event": "reduce_skipped", "reason": reduce_plan.skipped})
+            return None, reduce_plan.skipped, executor
+        emit({"event": "reduce_started", "job_id": plan.job_id, "partitions": reduce_plan.partitions,
+              "pending": len(reduce_plan.pending)})
+        job_json = JobLayout(spec.work_dir, plan.job_id).job_json
+        kind = _Kind("partition", reduce_in_worker,
+                     lambda p, n: worker.partition_event(plan.job_id, job_json, reduce_plan.round, p,
+                                                         reduce_plan.partitions, n),
+                     lambda p: f"reduce-{p}", lambda p: [], ReduceResult.from_dict)
+        executor, failed = self._run_tasks(plan, reduce_plan.pending, executor, kind)
+        if failed:
+            p, error = failed[0]
+            return None, (f"{REDUCER_FAILED}: reduce task {p} of {reduce_plan.partitions}: "
+                          f"{error['errorType']}: {error['errorMessage']}"), executor
+        try:
+            result = partitions.publish_partitions(spec, tasks, self.storage)
+        except EngineError as exc:
+            emit({"event": "reduce_failed", "error": error_to_dict(exc), "attempts": 1})
+            return None, f"{REDUCER_FAILED}: {type(exc).__name__}: {exc}", executor
+        emit({"event": "reduce_done", "result": result})
+        return result, "", executor
 
     def _reduce_phase(self, plan: Plan, executor: Executor) -> tuple[ReduceResult | None, str, Executor]:
         """The reducer, retried like a map task on retryable errors (a dead worker included)."""

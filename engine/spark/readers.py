@@ -147,9 +147,12 @@ def _binary(df, paths: list[str], names: list[str] | None):
     return df.select(path.alias("path"), "content")
 
 
-def write_frame(df, local_dir: str, fmt: str) -> None:
-    """Write a DataFrame as a folder of part files (overwriting ``local_dir``)."""
+def write_frame(df, local_dir: str, fmt: str, partition_by: str | None = None) -> None:
+    """Write a DataFrame as a folder of part files (overwriting ``local_dir``), or with
+    ``partition_by`` as one folder per value of that column (``<column>=<value>/``)."""
     writer = df.write.mode("overwrite")
+    if partition_by:
+        writer = writer.partitionBy(partition_by)
     if fmt == "parquet":
         writer.parquet(local_dir)
     elif fmt == "json":
