@@ -4,6 +4,7 @@ worker process both hand it the same small event, and it calls the task function
 - map: ``{job_id, job, task_id, inputs, retry_count}``
 - reduce: ``{job_id, job, retry_count}``
 - reduce task p of R: ``{job_id, job, round, partition, partitions, retry_count}``
+- publishing the R reduce tasks' output: ``{job_id, job, step: "publish", retry_count}``
 
 ``job`` is the job's ``job.json`` (read once per process), ``retry_count`` how many
 attempts came before this one (``$$.State.RetryCount`` on AWS). What a task raises is
@@ -20,6 +21,7 @@ from typing import Any
 
 from .errors import EngineError, RetryableTaskError
 from .job.lifecycle import final_error
+from .job.partitions import publish_partitions
 from .job.planning import InputFile, MapTask, load_tasks
 from .job.spec import JobSpec
 from .store.storage import Storage
@@ -60,11 +62,14 @@ def map_event(event: dict[str, Any], storage: Storage) -> dict[str, Any]:
 
 def reduce_event(event: dict[str, Any], storage: Storage) -> dict[str, Any]:
     """Run the reducer over the job's committed map tasks (or publish, MAPPER_ONLY); with
-    ``partition`` in the event, reduce task ``partition`` of ``partitions`` (R > 1)."""
+    ``partition`` in the event, reduce task ``partition`` of ``partitions``; with ``step:
+    publish``, publish the R reduce tasks' output (R > 1)."""
     from .tasks import reduce_job, run_partition_task
 
     spec = load_spec(event["job"], storage)
     tasks = load_tasks(spec, storage)
+    if event.get("step") == "publish":
+        return _run(spec, event, publish_partitions, spec, tasks, storage).to_dict()
     if "partition" in event:
         return _run(spec, event, run_partition_task, spec, tasks, event["round"], int(event["partition"]),
                     int(event["partitions"]), storage, attempt(event)).to_dict()

@@ -300,3 +300,32 @@ class FilesPerWord(Reducer):
 
     def reduce(self, df, ctx):
         return df.select("word", "file").distinct().groupBy("word").agg(F.count("file").alias("files"))
+
+
+class EachWord(Mapper):
+    """Every word occurrence as a row (word, count=1): no map-side counting, so a skewed
+    word stays skewed in what the reducers read."""
+
+    input_format = "text"
+
+    def map(self, df, ctx):
+        words = F.explode(F.split(F.lower(F.col("value")), r"[^a-z0-9']+")).alias("word")
+        return df.select(words).where(F.col("word") != "").select("word", F.lit(1).alias("count"))
+
+
+class FailsInReduceTaskOne(Reducer):
+    """SumCountsPerWord, except that reduce task 1 fails (as user code) until
+    $LMR_TEST_SCRATCH/fixed exists. Every call leaves a reduced-<task>-* file."""
+
+    output_format = "csv"
+    partition_by = ("word",)
+
+    def reduce(self, df, ctx):
+        import os
+        import uuid
+
+        scratch = os.environ["LMR_TEST_SCRATCH"]
+        open(os.path.join(scratch, f"reduced-{ctx.task_id}-{uuid.uuid4().hex}"), "w").close()
+        if ctx.task_id == "reduce-1" and not os.path.exists(os.path.join(scratch, "fixed")):
+            raise ValueError("reduce task 1 cannot run yet")
+        return df.groupBy("word").agg(F.sum("count").alias("count"))

@@ -34,7 +34,18 @@ def format_event(event: dict, total: int) -> str | None:
         return (f"  {event['task_id']} FAILED after {event['attempts']} attempt(s): {e['errorType']}: "
                 f"{e['errorMessage'].splitlines()[0][:300]}  {_short(event['inputs'])}")
     if kind == "reduce_started":
+        if "partitions" in event:
+            return (f"  reduce: started, {event['pending']} of {event['partitions']} reduce tasks to run"
+                    if event["pending"] < event["partitions"] else f"  reduce: started, {event['partitions']} reduce tasks")
         return "  reduce: started"
+    if kind == "partition_done":
+        r = event["result"]
+        note = "skipped (committed earlier)" if r.status == SKIPPED else f"{r.duration_ms / 1000:.1f}s"
+        return f"  reduce-{r.partition} ok {r.rows_in:>9,} in {r.rows_out:>9,} out  {note}"
+    if kind == "partition_failed":
+        e = event["error"]
+        return (f"  {event['task_id']} FAILED after {event['attempts']} attempt(s): {e['errorType']}: "
+                f"{e['errorMessage'].splitlines()[0][:300]}")
     if kind == "reduce_done":
         r = event["result"]
         return f"  reduce: ok {r.rows_in:,} rows in, {r.rows_out:,} out, {r.duration_ms / 1000:.1f}s"
@@ -67,7 +78,10 @@ def format_summary(status: JobStatus, max_rows: int = 20) -> str:
                  f"{status.rows_in:>10,} {status.rows_out:>10,} {status.rejected:>9,}")
     if status.reduce:
         lines.append(f"  reduce: {status.reduce.rows_in:,} rows in -> {status.reduce.rows_out:,} rows out "
-                     f"in {status.reduce.duration_ms / 1000:.1f}s")
+                     f"in {status.reduce.duration_ms / 1000:.1f}s"
+                     + (f" by {len(status.partitions)} reduce tasks (rows out per task: "
+                        f"{min(p.rows_out for p in status.partitions):,} to {max(p.rows_out for p in status.partitions):,})"
+                        if status.partitions else ""))
     if status.state != FAILED:
         lines.append(f"  output: {status.output}")
     return "\n".join(lines)
@@ -82,6 +96,7 @@ class Progress:
         self.total, self.live, self.stream = total, live, stream or sys.stdout
         self.done = self.failed = self.running = self.rows = self.bytes = 0
         self.started = time.monotonic()
+        self.reducing: list[int] = []   # R > 1, once the reduce tasks start: [failed, R, done]
 
     def update(self, event: dict) -> str | None:
         kind = event["event"]
@@ -93,9 +108,13 @@ class Progress:
             self.running -= result.status not in (SKIPPED, CACHED)   # those never started
             self.rows += result.rows_in
             self.bytes += result.bytes_in
-        elif kind in ("task_failed", "task_retry") and event.get("task_id") != "reduce":
+        elif kind in ("task_failed", "task_retry") and not event.get("task_id", "").startswith("reduce"):
             self.running -= 1
             self.failed += kind == "task_failed"
+        elif kind == "reduce_started" and "partitions" in event:
+            self.reducing = [0, event["partitions"], event["partitions"] - event["pending"]]
+        elif kind in ("partition_done", "partition_failed") and self.reducing:
+            self.reducing[2 if kind == "partition_done" else 0] += 1
         line = format_event(event, self.total)
         if not self.live:
             return line
@@ -107,6 +126,10 @@ class Progress:
         return None
 
     def bar(self, width: int = 30) -> str:
+        if self.reducing:
+            failed, total, done = self.reducing
+            filled = int(width * (done + failed) / total)
+            return f"reduce [{'#' * filled}{'-' * (width - filled)}] {done}/{total} reduce tasks done, {failed} failed"
         elapsed = max(time.monotonic() - self.started, 1e-6)
         finished = self.done + self.failed
         filled = int(width * finished / self.total) if self.total else width

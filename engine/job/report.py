@@ -43,6 +43,8 @@ def task_seconds(status: JobStatus) -> float:
     included) and the reducer."""
     done = sum(t.duration_ms for t in status.tasks if ran_now(t, status)) / 1000
     failed = sum(max(0.0, f.finished_at - f.started_at) for f in status.failed)
+    if status.partitions:   # R > 1: each reduce task is a Lambda of its own
+        return done + failed + sum(p.duration_ms for p in status.partitions if ran_now(p, status)) / 1000
     return done + failed + (status.reduce.duration_ms / 1000 if status.reduce else 0.0)
 
 
@@ -88,13 +90,15 @@ def report_data(status: JobStatus) -> dict:
               "end": f.finished_at or status.finished_at, "state": "failed", "cold": False,
               "attempts": f.attempts, "input": ", ".join(f.inputs), "error": f"{f.error_type}: {f.error}"}
              for f in status.failed]
-    reduce = None
-    if status.reduce:
-        reduce = {"start": status.reduce.started_at,
-                  "end": status.reduce.started_at + status.reduce.duration_ms / 1000,
-                  "cold": status.reduce.cold_start}
-    return {"job": {k: v for k, v in status.to_dict().items() if k not in ("tasks", "failed")},
-            "bars": sorted(bars, key=lambda b: b["task_id"]), "reduce": reduce,
+    def reduce_bar(r, label: str) -> dict:
+        return {"label": label, "start": r.started_at, "end": r.started_at + r.duration_ms / 1000,
+                "cold": r.cold_start, "rows_in": r.rows_in, "rows_out": r.rows_out}
+
+    # One bar per reduce task (R > 1: a long one is a skewed partition), or the reducer's.
+    reduces = ([reduce_bar(p, f"reduce-{p.partition}") for p in status.partitions] if status.partitions
+               else [reduce_bar(status.reduce, "reduce")] if status.reduce else [])
+    return {"job": {k: v for k, v in status.to_dict().items() if k not in ("tasks", "failed", "partitions")},
+            "bars": sorted(bars, key=lambda b: b["task_id"]), "reduces": reduces,
             "cost": estimate_cost(status)}
 
 
@@ -130,7 +134,27 @@ def render(status: JobStatus) -> str:
         memory=cost["memory_mb"], gb_seconds=f"{cost['gb_seconds']:,.1f}",
         seconds=f"{cost['task_seconds']:,.1f}", lambda_usd=f"{cost['lambda_usd']:.4f}",
         sfn_usd=f"{cost['step_functions_usd']:.4f}", total_usd=f"{cost['total_usd']:.4f}",
-        price=cost["price_gb_s"], data=payload, timeline=timeline)
+        price=cost["price_gb_s"], data=payload, timeline=timeline, reduce_tasks=_reduce_table(status))
+
+
+def _reduce_table(status: JobStatus) -> str:
+    """R > 1: every reduce task's rows and seconds (the largest first: skew shows at the top)."""
+    if not status.partitions:
+        return ""
+    most = max(max(p.rows_in for p in status.partitions), 1)
+
+    def share(p) -> str:   # a bar as long as the task's rows: one long bar is a skewed key
+        return (f"<svg width='{_SHARE_PX}' height='12'><rect class='reduce-bar rows' data-task='reduce-{p.partition}' "
+                f"width='{max(1, round(p.rows_in / most * _SHARE_PX))}' height='12'/></svg>")
+
+    rows = "".join(f"<tr><td>reduce-{p.partition}</td><td>{share(p)}</td><td>{p.rows_in:,}</td>"
+                   f"<td>{p.rows_out:,}</td><td>{p.duration_ms / 1000:.2f}</td></tr>"
+                   for p in sorted(status.partitions, key=lambda p: (-p.rows_in, p.partition)))
+    return (f"<h2>Reduce tasks ({len(status.partitions)})</h2><table class='reduce-tasks'><tr><th>task</th>"
+            f"<th>share of the rows</th><th>rows in</th><th>rows out</th><th>seconds</th></tr>{rows}</table>")
+
+
+_SHARE_PX = 300
 
 
 def _large_timeline(bars: list[dict]) -> str:
@@ -179,6 +203,7 @@ _PAGE = """<!doctype html>
 <p>At ${price} per GB-second and $0.20 per million requests; Step Functions Standard at $0.025 per 1,000 transitions.</p>
 <h2>Slowest tasks</h2>
 <table><tr><th>task</th><th>seconds</th><th>rows in</th><th>rows out</th><th>start</th><th>input</th></tr>{slowest}</table>
+{reduce_tasks}
 <h2>Failed inputs</h2>
 <table><tr><th>task</th><th>input</th><th>attempts</th><th>error</th></tr>{failures}</table>
 <script id="report-data" type="application/json">{data}</script>
@@ -187,10 +212,11 @@ _PAGE = """<!doctype html>
   if (!document.getElementById("timeline")) return;   // a large job: its pictures are drawn already
   var data = JSON.parse(document.getElementById("report-data").textContent);
   var bars = data.bars, ns = "http://www.w3.org/2000/svg";
-  var t0 = Math.min.apply(null, bars.map(function (b) {{ return b.start; }}).concat(data.reduce ? [data.reduce.start] : []));
-  var t1 = Math.max.apply(null, bars.map(function (b) {{ return b.end; }}).concat(data.reduce ? [data.reduce.end] : []));
+  var all = bars.concat(data.reduces);
+  var t0 = Math.min.apply(null, all.map(function (b) {{ return b.start; }}));
+  var t1 = Math.max.apply(null, all.map(function (b) {{ return b.end; }}));
   var width = 900, left = 90, row = 18, span = Math.max(t1 - t0, 0.001);
-  var rows = bars.length + (data.reduce ? 1 : 0);
+  var rows = all.length;
   var svg = document.createElementNS(ns, "svg");
   svg.setAttribute("width", left + width + 60); svg.setAttribute("height", rows * row + 30);
   function x(t) {{ return left + (t - t0) / span * width; }}
@@ -211,7 +237,10 @@ _PAGE = """<!doctype html>
         b.task_id + " " + b.input + " " + (b.end - b.start).toFixed(2) + " s" + (b.error ? " " + b.error : ""));
     if (b.attempts > 1) el("text", {{"class": "attempts", x: x(b.end) + 4, y: i * row + row - 5}}, "\\u00d7" + b.attempts);
   }});
-  if (data.reduce) bar(bars.length, data.reduce, "reduce-bar", "reduce", "reducer");
+  data.reduces.forEach(function (r, i) {{
+    bar(bars.length + i, r, "reduce-bar", r.label, r.label + " " + r.rows_in + " rows in, " + r.rows_out +
+        " out, " + (r.end - r.start).toFixed(2) + " s");
+  }});
   el("text", {{x: left, y: rows * row + 20}}, "0 s");
   el("text", {{x: left + width - 30, y: rows * row + 20}}, span.toFixed(1) + " s");
   document.getElementById("timeline").appendChild(svg);

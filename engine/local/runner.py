@@ -134,7 +134,8 @@ def _logged(fn, event: dict) -> dict:
         with open(_worker_log, "rb") as f:
             f.seek(start)
             jvm = f.read().decode("utf-8", "replace")
-        task_id = event.get("task_id") or (f"reduce-{event['partition']}" if "partition" in event else "reduce")
+        task_id = event.get("task_id") or (f"reduce-{event['partition']}" if "partition" in event
+                                           else event.get("step") or "reduce")
         header = f"attempt {worker.attempt(event)}, worker pid {os.getpid()}, {time.strftime('%H:%M:%S')}"
         try:
             spec = worker.load_spec(event["job"], _worker_storage())
@@ -149,7 +150,8 @@ def map_in_worker(event: dict) -> dict:
 
 
 def reduce_in_worker(event: dict) -> dict:
-    """A worker's reduce: the same entry and event shape as the reducer Lambda's."""
+    """A worker's reduce, reduce task or publish step: the same entry and event shapes as
+    the reducer Lambda's (and, for ``step: publish``, the finalize Lambda's)."""
     return _logged(worker.reduce_event, event)
 
 
@@ -335,22 +337,21 @@ class LocalRunner:
             p, error = failed[0]
             return None, (f"{REDUCER_FAILED}: reduce task {p} of {reduce_plan.partitions}: "
                           f"{error['errorType']}: {error['errorMessage']}"), executor
-        try:
-            result = partitions.publish_partitions(spec, tasks, self.storage)
-        except EngineError as exc:
-            emit({"event": "reduce_failed", "error": error_to_dict(exc), "attempts": 1})
-            return None, f"{REDUCER_FAILED}: {type(exc).__name__}: {exc}", executor
-        emit({"event": "reduce_done", "result": result})
-        return result, "", executor
+        return self._reduce_phase(plan, executor, step="publish")
 
-    def _reduce_phase(self, plan: Plan, executor: Executor) -> tuple[ReduceResult | None, str, Executor]:
-        """The reducer, retried like a map task on retryable errors (a dead worker included)."""
+    def _reduce_phase(self, plan: Plan, executor: Executor,
+                      step: str | None = None) -> tuple[ReduceResult | None, str, Executor]:
+        """The reducer (or with R > 1, ``step="publish"``: publishing the reduce tasks'
+        output), retried like a map task on retryable errors (a dead worker included)."""
         emit, spec = self.on_event, plan.spec
-        emit({"event": "reduce_started", "job_id": plan.job_id})
+        if step is None:
+            emit({"event": "reduce_started", "job_id": plan.job_id})
         attempt = 1
         while True:
-            future = executor.submit(reduce_in_worker, worker.task_event(
-                plan.job_id, JobLayout(spec.work_dir, plan.job_id).job_json, None, attempt))
+            event = worker.task_event(plan.job_id, JobLayout(spec.work_dir, plan.job_id).job_json, None, attempt)
+            if step:
+                event["step"] = step
+            future = executor.submit(reduce_in_worker, event)
             try:
                 outcome = future.result()
             except BrokenProcessPool:
