@@ -17,6 +17,7 @@ from typing import Any
 from ..errors import DestinationError, EngineError, ManifestError, PermanentStorageError, PlanError
 from ..job.layout import JobLayout
 from ..job.lifecycle import ALIVE, DONE, begin, decide_start, finish
+from ..job.partitions import partition_failure, partitioned, plan_reduce
 from ..job.planning import Plan, load_tasks, plan_job
 from ..job.results import SKIPPED, SUCCEEDED, ReduceResult
 from ..job.spec import MAPPER_ONLY, load_manifest
@@ -41,7 +42,8 @@ def execution_input(plan: Plan, run: int = 1) -> dict[str, Any]:
     bucket, tasks_key = split_s3(layout.run_tasks(run))
     return {"job_id": plan.job_id, "job": layout.job_json, "tasks": layout.tasks_json,
             "bucket": bucket, "tasks_key": tasks_key, "run": run,
-            "mode": plan.spec.mode, "max_concurrency": plan.spec.max_concurrency}
+            "mode": plan.spec.mode, "max_concurrency": plan.spec.max_concurrency,
+            "partitioned": partitioned(plan.spec)}
 
 
 def invalid_job_id(manifest_uri: str, raw: bytes) -> str:
@@ -137,6 +139,13 @@ def _reject_manifest(uri: str, work_dir: str, exc: ManifestError | PlanError, st
     return {"job_id": job_id, "state": FAILED, "started": False, "problems": messages}
 
 
+def plan_reduce_event(event: dict[str, Any], storage: Storage) -> dict[str, Any]:
+    """R > 1, after the map phase: R, the round, and the reduce tasks that have not
+    committed (the reduce Map state's items), or why the reducers do not run."""
+    spec = load_spec(event["job"], storage)
+    return plan_reduce(spec, load_tasks(spec, storage), storage).to_event()
+
+
 def finalize_event(event: dict[str, Any], storage: Storage) -> dict[str, Any]:
     """Finalize: ``{job_id, job, reduce?, error?}`` -> status.json, computed from the commit
     markers and the job's min_success_ratio (the engine decides the outcome, not the
@@ -156,9 +165,14 @@ def finalize_event(event: dict[str, Any], storage: Storage) -> dict[str, Any]:
     reason = reduce.reason if reduce is not None and reduce.status == SKIPPED else publish_error
     if reduce is not None and reduce.status != SUCCEEDED:
         reduce = None
+    skipped = (event.get("reduce_plan") or {}).get("skipped")
+    if skipped:   # R > 1: too few map tasks committed for the reduce tasks to run
+        reason = skipped
     if event.get("error"):
         error = event["error"]
-        reason = f"{error.get('Error', 'Error')}: {_cause(error.get('Cause', ''))}"
+        # A reduce task's own record says more than "the reduce Map state failed".
+        reason = ((partitioned(spec) and partition_failure(spec, storage))
+                  or f"{error.get('Error', 'Error')}: {_cause(error.get('Cause', ''))}")
     status = finish(spec, tasks, reduce, reason, storage)
     return {"job_id": spec.job_id, "state": status.state, "tasks_succeeded": status.tasks_succeeded,
             "tasks_failed": status.tasks_failed, "reason": status.reason,

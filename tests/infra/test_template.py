@@ -107,7 +107,7 @@ def _task_states(states: dict):
 def test_every_lambda_task_retries_transient_errors_but_never_permanent_ones():
     definition = json.loads(ASL.read_text())
     tasks = dict(_task_states(definition["States"]))
-    assert {"MapTask", "Reduce", "Finalize"} <= tasks.keys()
+    assert {"MapTask", "Reduce", "PlanReduce", "ReduceTask", "Publish", "Finalize"} <= tasks.keys()
     for name, state in tasks.items():
         retried = {e for retrier in state.get("Retry", []) for e in retrier["ErrorEquals"]}
         assert TRANSIENT_LAMBDA_ERRORS <= retried, name
@@ -125,7 +125,7 @@ def test_the_state_machine_retries_exactly_what_the_engine_classifies_as_retryab
     tasks retry (no more, no fewer), and none of them is also called permanent."""
     definition = json.loads(ASL.read_text())
     tasks = dict(_task_states(definition["States"]))
-    for name in ("MapTask", "Reduce"):
+    for name in ("MapTask", "Reduce", "ReduceTask"):
         retried = {e for r in tasks[name]["Retry"] for e in r["ErrorEquals"]} - PLATFORM_ERRORS
         assert retried == set(RETRYABLE_ERRORS), name
     assert not set(RETRYABLE_ERRORS) & set(PERMANENT_ERRORS)

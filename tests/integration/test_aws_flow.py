@@ -7,6 +7,7 @@ from __future__ import annotations
 import io
 import json
 import logging
+import re
 import time
 
 import boto3
@@ -390,3 +391,45 @@ def test_with_cache_a_job_that_changes_only_the_reduce_side_runs_no_map_task(sta
     got = pd.concat([pd.read_json(io.BytesIO(s3.get_object(Bucket=stack.bucket, Key=f"outputs/cached-json/{f}")
                                              ["Body"].read()), lines=True) for f in marker["files"]])
     assert dict(zip(got["word"], got["count"])) == dict(word_counts(docs))
+
+
+def test_three_reducers_run_as_a_second_distributed_map_and_a_failed_one_is_resumed_alone(
+        stack, aws, samples, tmp_path, monkeypatch):
+    s3, sfn = aws["s3"], aws["stepfunctions"]
+    monkeypatch.setenv("LMR_TEST_SCRATCH", str(tmp_path))
+    name = "reducers-3"
+    docs = sorted((samples / "wordcount").glob("*.txt"))
+    for doc in docs:
+        s3.upload_file(str(doc), stack.bucket, f"inputs/{name}/{doc.name}")
+    manifest = {"name": name, "mapper": "jobs.wordcount:SplitWords", "reducer": "tests.testjobs:FailsInReduceTaskOne",
+                "reducers": 3, "retries": 0, "task_bytes": 1, "max_concurrency": 2,
+                "input": {"prefix": f"s3://{stack.bucket}/inputs/{name}"},
+                "output": {"path": f"s3://{stack.bucket}/outputs/{name}", "format": "csv"}}
+    submit(s3, stack.bucket, name, manifest)
+    first = wait_for_execution(sfn, stack.state_machine_arn, f"{name}-")
+    job_id = first["name"]
+    status = read_json(s3, stack.bucket, f"jobs/{job_id}/status.json")
+    assert first["status"] == "FAILED" and status["state"] == "FAILED"
+    assert "reduce task 1 failed" in status["reason"] and "cannot run yet" in status["reason"], status["reason"]
+    assert sorted(p["partition"] for p in status["partitions"]) == [0, 2]   # each reduce task its own Lambda
+    assert "Contents" not in s3.list_objects_v2(Bucket=stack.bucket, Prefix=f"outputs/{name}/")
+    ran = {p.name for p in tmp_path.glob("reduced-reduce-*")}
+    # (a map task also plans reduce, for column pruning: task id "reduce", no number)
+    assert sorted(re.findall(r"reduced-reduce-(\d+)-", " ".join(sorted(ran)))) == ["0", "1", "2"]
+
+    (tmp_path / "fixed").touch()
+    submit(s3, stack.bucket, name, manifest)
+    second = wait_for_execution(sfn, stack.state_machine_arn, f"{job_id}-r2")
+    status = read_json(s3, stack.bucket, f"jobs/{job_id}/status.json")
+    assert second["status"] == "SUCCEEDED" and status["state"] == "SUCCEEDED", status["reason"]
+    # Run 2 ran no map task and only the reduce task that had not committed.
+    again = " ".join(p.name for p in tmp_path.glob("reduced-reduce-*") if p.name not in ran)
+    assert re.findall(r"reduced-reduce-(\d+)-", again) == ["1"]
+    assert [p["partition"] for p in status["partitions"]] == [0, 1, 2]
+    marker = read_json(s3, stack.bucket, f"outputs/{name}/_SUCCESS")
+    assert len(marker["files"]) == 3 and marker["reducers"] == 3
+    got = pd.concat([pd.read_csv(io.BytesIO(s3.get_object(Bucket=stack.bucket, Key=f"outputs/{name}/{f}")["Body"]
+                                            .read()), keep_default_na=False) for f in marker["files"]])
+    assert not got["word"].duplicated().any()
+    assert dict(zip(got["word"], got["count"])) == dict(word_counts(docs))
+    assert status["reduce"]["rows_out"] == len(word_counts(docs))

@@ -206,3 +206,42 @@ def test_on_s3_a_publisher_killed_before_its_marker_leaves_no_output_and_a_rerun
     again = lmr("run", manifest, "--workers", "1", env={"LMR_PUBLISH_LEASE_SECONDS": "0"})
     assert again.returncode == 0, again.stdout + again.stderr
     assert s3_counts(s3, bucket) == dict(word_counts(files))
+
+
+# --- R > 1 reducers: each reduce task's commit points, and the publish after them ------
+
+REDUCE_FAULTS = {
+    # each reduce task killed at another of its points: none commits in the first run
+    "reduce tasks": ("partition.before_write@reduce-0,partition.mid_write@reduce-1,"
+                     "partition.before_commit@reduce-2", []),
+    # every reduce task committed, the publish killed before the destination's marker
+    "publish": ("reduce.before_commit", ["00000", "00001", "00002"]),
+}
+
+
+@pytest.mark.parametrize("case", list(REDUCE_FAULTS))
+def test_three_reducers_killed_at_each_commit_point_resume_to_the_same_output(samples, tmp_path, case):
+    fault, committed = REDUCE_FAULTS[case]
+    manifest, files = write_manifest(samples, tmp_path, retries=0, reducer="jobs.wordcount:SumCountsPerWord",
+                                     reducers=3)
+    first = lmr("run", str(manifest), "--workers", "1", env={"LMR_FAULT": fault})
+    assert first.returncode == 1, first.stdout + first.stderr
+    assert "WorkerDiedError" in first.stdout
+    assert not (tmp_path / "out").exists()          # nothing published, not even in part
+    assert sorted(p.parent.name for p in job_dir(tmp_path).glob("reduce/*/*/_COMMITTED")) == committed
+
+    again = lmr("run", str(manifest), "--workers", "1")
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert again.stdout.count("skipped (committed earlier)") == 3     # the map tasks
+    assert ("reduce: started, 3 reduce tasks" if not committed else
+            "reduce: started, 0 of 3 reduce tasks to run") in again.stdout
+    assert read_counts(tmp_path / "out") == dict(word_counts(files))
+    # Each reduce task's winning attempt folder holds exactly the files its marker lists;
+    # the output holds exactly those, once.
+    listed = []
+    for marker in job_dir(tmp_path).glob("reduce/*/*/_COMMITTED"):
+        files_ = json.loads(marker.read_text())["files"]
+        [winner] = {f.split("/")[0] for f in files_}
+        assert sorted(f"{winner}/{p.name}" for p in (marker.parent / winner).iterdir()) == sorted(files_)
+        listed += [f"r{marker.parent.name}-{f.split('/')[1]}" for f in files_]
+    assert sorted(json.loads((tmp_path / "out" / "_SUCCESS").read_text())["files"]) == sorted(listed)

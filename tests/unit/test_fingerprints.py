@@ -106,3 +106,14 @@ def test_changed_code_is_a_new_job(module, tmp_path):
     assert job_id(SOURCE) == same
     assert job_id(SOURCE.replace("LIMIT = 10", "LIMIT = 12")) != same
     assert job_id(SOURCE.replace('groupBy("word").count()', 'groupBy("word").count().limit(5)')) != same
+
+
+def test_partition_by_is_in_the_combiner_hash(module):
+    """It decides which bucket a map task writes a row to, like combine decides the rows."""
+    plain = module(SOURCE)
+    partitioned = SOURCE.replace("class Count(Reducer):\n", "class Count(Reducer):\n    partition_by = (\"word\",)\n")
+    by_word = module(partitioned)
+    assert by_word["combiner"] != plain["combiner"]
+    assert module(partitioned.replace('("word",)', '("word", "file")'))["combiner"] != by_word["combiner"]
+    assert module(partitioned.replace('groupBy("word").count()', 'groupBy("word").count().limit(2)'))["combiner"] \
+        == by_word["combiner"]

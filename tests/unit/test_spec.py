@@ -78,6 +78,14 @@ def with_(**changes):
     (with_(cache_version="2"), 'cache_version: only applies with "cache": true'),
     (with_(cache=True, cache_version="v 2"), "cache_version: 'v 2' must be 1-64 letters, digits"),
     (with_(code={"mapper": "0"}), "code: unknown field"),   # code hashes come from the code, never a manifest
+    (with_(reducers=0), 'reducers: must be an integer from 1 to 1000 or "auto", not 0'),
+    (with_(reducers="many"), "reducers: must be an integer from 1 to 1000 or \"auto\", not 'many'"),
+    (with_(reducers=True), "reducers: must be an integer from 1 to 1000"),
+    (with_(reducers=3), "reducers: 3 needs the Reducer's partition_by (the columns whose hash decides which "
+                        "reduce task gets a row: each reduce task sees every row of its keys); "
+                        "jobs.crawl:P90ContentLengthByLanguage declares none"),
+    (with_(reducers="auto"), "reducers: 'auto' needs the Reducer's partition_by"),
+    (with_(mode="MAPPER_ONLY", reducer=..., reducers=2), "reducers: more than one reducer needs mode MAPPER_AND_REDUCER"),
 ])
 def test_bad_manifest_gets_its_specific_message(tmp_path, body, expected):
     found = problems_of(tmp_path, body)
