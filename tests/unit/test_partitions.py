@@ -10,7 +10,7 @@ import json
 from engine.cli.progress import Progress
 from engine.job import cache
 from engine.job.commits import commit, committed_results, summary_name
-from engine.job.layout import JobLayout, part_name
+from engine.job.layout import part_name
 from engine.job.partitions import AUTO_BUCKETS, commit_partition, plan_reduce, reducer_count
 from engine.job.planning import InputFile, MapTask, Plan, save_plan
 from engine.job.results import MapResult, ReduceResult
