@@ -102,3 +102,15 @@ def test_model_eval_benchmark_runs_four_variants_that_agree():
     assert "outputs agree: yes" in lines
     assert re.fullmatch(r"setup_once_ratio=\d+\.\d\d arrow_vs_udf_ratio=\d+\.\d\d "
                         r"arrow_vs_udf_1pc_ratio=\d+\.\d\d", lines[-1])
+
+
+def test_reducers_benchmark_compares_one_reducer_with_four_and_projects_100_gb():
+    lines = bench("benchmarks.reducers", "--files", "3", "--mb", "0.1", "--vocabulary", "2000")
+    rows = {line.split()[0]: line.split() for line in lines if line.split()[:1] in (["1"], ["4"])}
+    # columns: reducers, wall s, reduce s, peak MB, intermediate MB, pairs, max rows per task
+    assert rows["1"][5] == rows["4"][5] and rows["1"][6] == rows["1"][5]      # one reducer reads every pair
+    assert int(rows["4"][6].replace(",", "")) < int(rows["4"][5].replace(",", ""))
+    assert any(line.startswith("outputs agree with plain Python: yes") for line in lines)
+    assert any("reducers 1: does not fit" in line for line in lines)
+    assert any(line.startswith("  reducers auto: R = 64") for line in lines)
+    assert re.fullmatch(r"reducers_wall_ratio=\d+\.\d\d lambda_100gb_auto_s=\d+", lines[-1])

@@ -268,17 +268,6 @@ class ArrowWithoutSchema(ArrowMapper):
         return batch
 
 
-class WordsPerFile(Mapper):
-    """Distinct (word, file) pairs: intermediate data no combiner can shrink."""
-
-    input_format = "text"
-
-    def map(self, df, ctx):
-        words = F.explode(F.split(F.lower(F.col("value")), r"[^a-z0-9']+")).alias("word")
-        return (df.select(words, F.lit(ctx.inputs[0]).alias("file")).where(F.col("word") != "")
-                .groupBy("word", "file").count())
-
-
 class JoinWordGroups(Reducer):
     """A join per key: word counts joined with a lookup table (``params.lookup``: a CSV of
     word,group) in the reducer, then summed per group and word."""
@@ -290,16 +279,6 @@ class JoinWordGroups(Reducer):
         lookup = df.sparkSession.read.option("header", "true").csv(ctx.params["lookup"])
         return (df.groupBy("word").agg(F.sum("count").alias("count"))
                 .join(lookup, "word", "left").fillna({"group": "none"}))
-
-
-class FilesPerWord(Reducer):
-    """How many files hold each word (distinct pairs, then a count per word)."""
-
-    output_format = "csv"
-    partition_by = ("word",)
-
-    def reduce(self, df, ctx):
-        return df.select("word", "file").distinct().groupBy("word").agg(F.count("file").alias("files"))
 
 
 class EachWord(Mapper):
