@@ -308,3 +308,12 @@ class FailsInReduceTaskOne(Reducer):
         if ctx.task_id == "reduce-1" and not os.path.exists(os.path.join(scratch, "fixed")):
             raise ValueError("reduce task 1 cannot run yet")
         return df.groupBy("word").agg(F.sum("count").alias("count"))
+
+
+class PartitionByMissingColumn(Reducer):
+    """Partitions by a column the mapper does not produce."""
+
+    partition_by = ("nope",)
+
+    def reduce(self, df, ctx):
+        return df

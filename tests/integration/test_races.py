@@ -14,6 +14,7 @@ import threading
 import time
 from pathlib import Path
 
+import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
@@ -160,3 +161,48 @@ def test_a_publisher_of_another_job_loses_cleanly(tmp_path, work_root):
     assert files_under(storage, dest) == sorted(["_SUCCESS", *marker["files"]])
     for name in marker["files"]:
         assert storage.read_text(join(dest, name)).startswith(f"word,count\n{winner},")
+
+
+def snapshot(storage: Storage, roots: list[str]) -> dict[str, bytes]:
+    """Every file or object under ``roots``, with its bytes."""
+    return {f.uri: storage.read_bytes(f.uri) for root in roots for f in storage.list(join(root, ""))}
+
+
+@pytest.mark.parametrize("point", ["partition.before_write", "partition.mid_write", "partition.before_commit"])
+def test_a_late_reduce_task_attempt_removes_only_its_own_files(spark, samples, tmp_path, work_root, point):
+    from engine.job.partitions import plan_reduce
+    from engine.tasks import run_partition_task
+
+    files = sorted((samples / "wordcount").glob("*.txt"))
+    manifest = tmp_path / "wc.json"
+    manifest.write_text(json.dumps({"name": "race-r", "mapper": "jobs.wordcount:SplitWords",
+                                    "reducer": "jobs.wordcount:SumCountsPerWord", "reducers": 3, "task_bytes": 1,
+                                    "input": {"files": [str(f) for f in files]},
+                                    "output": {"path": f"{work_root}/out" if work_root.startswith("s3://")
+                                               else str(tmp_path / "out")}}))
+    spec = load_manifest(str(manifest), work_dir=work_root)
+    tasks = list(plan_job(spec).tasks)
+    storage = Storage()
+    for task in tasks:
+        run_map_task(spec, task, storage)
+    plan = plan_reduce(spec, tasks, storage)
+    layout = JobLayout(spec.work_dir, spec.job_id)
+    roots = [work_root, str(samples)]
+    before = snapshot(storage, roots)
+
+    def attempt():
+        return run_partition_task(spec, tasks, plan.round, 1, plan.partitions, storage)
+
+    slow, fast = paused_while(f"{point}@reduce-1:pause", tmp_path / "faults", attempt, attempt)
+    assert fast.status == "SUCCEEDED" and slow.status == "SKIPPED" and slow.files == fast.files
+    after = snapshot(storage, roots)
+    ours = layout.reduce_dir(plan.round, 1)
+    # Nothing outside reduce task 1's folder changed; inside it, only the winner's files and marker.
+    assert {k: v for k, v in after.items() if not k.startswith(ours)} == before
+    assert files_under(storage, ours) == sorted(["_COMMITTED", *fast.files])
+    # And they hold exactly the words that hash to reduce task 1, with their counts.
+    rows = pd.concat([pd.read_csv(io.BytesIO(storage.read_bytes(join(ours, f))), keep_default_na=False)
+                      for f in fast.files])
+    expected = word_counts(files)
+    got = dict(zip(rows["word"], rows["count"]))
+    assert got and all(expected[w] == n for w, n in got.items())
