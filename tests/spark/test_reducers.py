@@ -165,14 +165,17 @@ def test_a_partition_column_the_mapper_does_not_produce_fails_the_map_tasks_nami
 def test_with_cache_a_new_reducer_over_the_same_buckets_runs_no_map_task(samples, tmp_path):
     files = sorted((samples / "wordcount").glob("*.txt"))
     (tmp_path / "lookup.csv").write_text("word,group\nthe,common\n")
-    first, _, _ = run_local(wordcount(samples, reducers=3, cache=True), tmp_path, output={"path": str(tmp_path / "a")})
+    params = {"lookup": str(tmp_path / "lookup.csv")}   # params are in the cache key: the same in both
+    first, _, _ = run_local(wordcount(samples, reducers=3, cache=True, params=params), tmp_path,
+                            output={"path": str(tmp_path / "a")})
     second, _, events = run_local(wordcount(samples, "tests.testjobs:JoinWordGroups", reducers=3, cache=True,
-                                            params={"lookup": str(tmp_path / "lookup.csv")}),
+                                            params=params),
                                   tmp_path, output={"path": str(tmp_path / "b")})
     assert first.state == second.state == "SUCCEEDED", second.reason
     assert second.tasks_cached == 3 and [e["event"] for e in events].count("task_started") == 0
     got = pd.concat(published(tmp_path / "b").values())
     assert dict(zip(got["word"], got["count"])) == dict(word_counts(files))
     # Another R writes other buckets: its map tasks run.
-    third, _, _ = run_local(wordcount(samples, reducers=2, cache=True), tmp_path, output={"path": str(tmp_path / "c")})
+    third, _, _ = run_local(wordcount(samples, reducers=2, cache=True, params=params), tmp_path,
+                            output={"path": str(tmp_path / "c")})
     assert third.tasks_cached == 0 and counts(tmp_path / "c") == dict(word_counts(files))
