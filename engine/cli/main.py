@@ -77,7 +77,8 @@ def cmd_validate(args: argparse.Namespace) -> int:
         for problem in problems:
             print(f"  - {problem}")
         return EXIT_INVALID
-    print(f"{args.manifest}: valid. job {spec.job_id}, mode {spec.mode}, {found} input files, "
+    reducers = f", reducers {spec.reducers}" if spec.reducers != 1 else ""
+    print(f"{args.manifest}: valid. job {spec.job_id}, mode {spec.mode}{reducers}, {found} input files, "
           f"output {spec.output.path} ({spec.output.format})")
     return EXIT_OK
 

@@ -179,3 +179,16 @@ def test_with_cache_a_new_reducer_over_the_same_buckets_runs_no_map_task(samples
     third, _, _ = run_local(wordcount(samples, reducers=2, cache=True, params=params), tmp_path,
                             output={"path": str(tmp_path / "c")})
     assert third.tasks_cached == 0 and counts(tmp_path / "c") == dict(word_counts(files))
+
+
+def test_the_example_manifest_runs_with_three_reducers(tmp_path):
+    from engine.job.planning import plan_job
+    from engine.job.spec import load_manifest
+    from engine.local.runner import LocalRunner
+    from tests.conftest import REPO, SAMPLES
+
+    spec = load_manifest(str(REPO / "manifests" / "wordcount-reducers.json"),
+                         {"output": {"path": str(tmp_path / "out")}}, work_dir=str(tmp_path / "work"))
+    status = LocalRunner(workers=0).run(plan_job(spec))
+    assert status.state == "SUCCEEDED" and len(status.partitions) == 3
+    assert counts(tmp_path / "out") == dict(word_counts(sorted((SAMPLES / "wordcount").glob("*.txt"))))
