@@ -24,7 +24,7 @@ from .interfaces import ArrowMapper, Mapper, Reducer, TaskContext
 from .job import cache
 from .job.commits import commit, committed_result, committed_results, part_uris, record_failure
 from .job.layout import JobLayout, part_name
-from .job.partitions import (BUCKET_COLUMN, bucket_count, commit_partition, committed_partitions,
+from .job.partitions import (BUCKET_COLUMN, bucket_count, commit_partition, committed_partition,
                              partition_inputs, round_id)
 from .job.loading import resolve_class
 from .job.params import frozen
@@ -279,9 +279,9 @@ def run_partition_task(spec: JobSpec, tasks: list[MapTask], round_: str, partiti
 def _partition(spec: JobSpec, tasks: list[MapTask], round_: str, partition: int, partitions: int,
                storage: Storage, attempt_no: int) -> ReduceResult:
     layout = JobLayout(spec.work_dir, spec.job_id)
-    found = committed_partitions(spec, round_, storage)
-    if partition in found:
-        return replace(found[partition], status=SKIPPED)
+    found = committed_partition(spec, round_, partition, storage)
+    if found is not None:
+        return replace(found, status=SKIPPED)
     results = committed_results(spec, tasks, storage)
     if round_id(results, partitions, bucket_count(spec)) != round_:
         raise PartitionError(f"the job's committed map tasks are not those reduce round {round_} was "
@@ -310,7 +310,7 @@ def _partition(spec: JobSpec, tasks: list[MapTask], round_: str, partition: int,
     except CommitConflict:
         storage.delete_prefix(join(layout.reduce_dir(round_, partition), attempt, ""), owner=layout.job_dir)
         log.info("reduce task %d already committed by another attempt; this one's files removed", partition)
-        return replace(committed_partitions(spec, round_, storage)[partition], status=SKIPPED)
+        return replace(committed_partition(spec, round_, partition, storage), status=SKIPPED)
     storage.delete(layout.failure(task_id))   # an earlier attempt's error no longer applies
     return result
 

@@ -92,10 +92,15 @@ def plan_reduce(spec: JobSpec, tasks: list[MapTask], storage: Storage) -> Reduce
     if not may_reduce(len(tasks), len(results), spec.min_success_ratio):
         return ReducePlan(skipped=f"{len(results)} of {len(tasks)} map tasks succeeded, below "
                                   f"min_success_ratio {spec.min_success_ratio}")
-    partitions = reducer_count(spec, sum(r.bytes_out for r in results.values()))
-    this_round = round_id(results, partitions, bucket_count(spec))
-    done = committed_partitions(spec, this_round, storage)
+    this_round, partitions = current_round(spec, results)
+    done = _committed_ids(spec, this_round, storage)
     return ReducePlan(this_round, partitions, [p for p in range(partitions) if p not in done])
+
+
+def current_round(spec: JobSpec, results: dict[str, MapResult]) -> tuple[str, int]:
+    """(round, R) that the job's committed map tasks make now."""
+    partitions = reducer_count(spec, sum(r.bytes_out for r in results.values()))
+    return round_id(results, partitions, bucket_count(spec)), partitions
 
 
 def partition_inputs(spec: JobSpec, results: dict[str, MapResult], partition: int, partitions: int) -> list[str]:
@@ -118,17 +123,25 @@ def commit_partition(spec: JobSpec, round_: str, result: ReduceResult, storage: 
     storage.create(marker, json.dumps(result.to_dict()))
 
 
+def _committed_ids(spec: JobSpec, round_: str, storage: Storage) -> list[int]:
+    """The reduce tasks of a round that have committed: one LIST, no marker read."""
+    base = JobLayout(spec.work_dir, spec.job_id).reduce_round(round_)
+    return sorted({int(f.uri[len(base):].split("/", 1)[0]) for f in storage.list(base)
+                   if f.uri.endswith("/_COMMITTED")})
+
+
+def committed_partition(spec: JobSpec, round_: str, partition: int, storage: Storage) -> ReduceResult | None:
+    """What reduce task ``partition`` committed in a round, or None: its marker alone."""
+    marker = JobLayout(spec.work_dir, spec.job_id).reduce_marker(round_, partition)
+    if not storage.exists(marker):
+        return None
+    return ReduceResult.from_dict(json.loads(storage.read_text(marker)))
+
+
 def committed_partitions(spec: JobSpec, round_: str, storage: Storage) -> dict[int, ReduceResult]:
     """partition -> committed result in a round: one LIST, then the markers in parallel."""
-    layout = JobLayout(spec.work_dir, spec.job_id)
-    base = layout.reduce_round(round_)
-    found = sorted({int(f.uri[len(base):].split("/", 1)[0]) for f in storage.list(base)
-                    if f.uri.endswith("/_COMMITTED")})
-
-    def read(p: int) -> ReduceResult:
-        return ReduceResult.from_dict(json.loads(storage.read_text(layout.reduce_marker(round_, p))))
-
-    return dict(zip(found, in_parallel(read, found)))
+    found = _committed_ids(spec, round_, storage)
+    return dict(zip(found, in_parallel(lambda p: committed_partition(spec, round_, p, storage), found)))
 
 
 def current_partitions(spec: JobSpec, tasks: list[MapTask], storage: Storage,
@@ -137,8 +150,7 @@ def current_partitions(spec: JobSpec, tasks: list[MapTask], storage: Storage,
     if not partitioned(spec):
         return []
     results = committed_results(spec, tasks, storage) if results is None else results
-    partitions = reducer_count(spec, sum(r.bytes_out for r in results.values()))
-    found = committed_partitions(spec, round_id(results, partitions, bucket_count(spec)), storage)
+    found = committed_partitions(spec, current_round(spec, results)[0], storage)
     return [found[p] for p in sorted(found)]
 
 

@@ -124,3 +124,26 @@ def test_a_cached_jobs_lookups_at_its_start_are_made_many_at_once(moto_server, b
     pending = pending_tasks(Plan(spec, tuple(tasks)), Start("new", 1, None), storage)
     assert [t.task_id for t in pending] == [t.task_id for t in tasks]     # nothing cached yet
     assert flight["calls"] >= 200 and flight["most"] >= 8, flight
+
+
+def test_a_reduce_task_finds_its_own_commit_without_reading_the_others(moto_server, bucket):
+    """A retried reduce task of R checks its own marker, not all R (R tasks doing that
+    would read R x R markers)."""
+    from dataclasses import replace
+
+    from engine.job.partitions import commit_partition
+    from engine.job.results import ReduceResult
+    from engine.tasks import run_partition_task
+
+    client = boto3.client("s3", endpoint_url=moto_server)
+    storage = Storage(client)
+    spec, tasks = committed_job(bucket, 3, storage, "own-marker")
+    spec = replace(spec, reducers=200)
+    for p in range(200):
+        commit_partition(spec, "round1", ReduceResult(status="SUCCEEDED", rows_in=p, rows_out=p, bytes_out=0,
+                                                      duration_ms=0, cold_start=False, started_at=0.0, output="",
+                                                      partition=p), storage)
+    calls = counting(client)
+    found = run_partition_task(spec, tasks, "round1", 7, 200, storage)
+    assert (found.status, found.partition, found.rows_out) == ("SKIPPED", 7, 7)
+    assert len(calls) <= 2, calls
