@@ -16,7 +16,7 @@ from . import cache
 from .commits import committed_results, in_parallel, recorded_failure, uncommit
 from .fingerprints import code_fingerprints
 from .layout import JobLayout
-from .partitions import current_partitions
+from .partitions import check_settings, current_partitions
 from .planning import MapTask, Plan, save_plan
 from .results import CACHED, ReduceResult
 from .spec import JobSpec
@@ -108,6 +108,7 @@ def begin(plan: Plan, storage: Storage, start: Start,
     """Save the plan, work out which map tasks this run has to run (saved for the state
     machine to read) and write a RUNNING status recording the run. Returns the status
     and those tasks."""
+    check_settings(plan.spec)
     save_plan(plan, storage)
     pending = pending_tasks(plan, start, storage)
     if plan.spec.uses_mapper:

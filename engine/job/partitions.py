@@ -18,9 +18,9 @@ from __future__ import annotations
 
 import json
 import math
-import os
 from dataclasses import dataclass, field
 
+from ..env import env_number
 from ..errors import PartitionError
 from ..store.publish import check_destination, publish
 from ..store.storage import Storage
@@ -51,8 +51,15 @@ def bucket_count(spec: JobSpec) -> int:
     return AUTO_BUCKETS if spec.reducers == AUTO else int(spec.reducers)
 
 
+def check_settings(spec: JobSpec) -> None:
+    """Before a job writes anything: the environment it will plan its reduce with is
+    usable (an EngineError naming the variable otherwise)."""
+    if spec.reducers == AUTO:
+        reducer_budget()
+
+
 def reducer_budget() -> int:
-    return int(float(os.environ.get(BUDGET_ENV, REDUCER_BUDGET_BYTES / 2**20)) * 2**20)
+    return int(env_number(BUDGET_ENV, REDUCER_BUDGET_BYTES / 2**20) * 2**20)
 
 
 def reducer_count(spec: JobSpec, intermediate_bytes: int) -> int:

@@ -12,9 +12,8 @@ from __future__ import annotations
 
 import html
 import json
-import os
 
-from ..errors import EngineError
+from ..env import env_number
 from ..store.storage import Storage
 from ..store.uris import is_s3
 from .charts import histogram_svg, running_svg
@@ -48,24 +47,11 @@ def task_seconds(status: JobStatus) -> float:
     return done + failed + (status.reduce.duration_ms / 1000 if status.reduce else 0.0)
 
 
-def _env_number(name: str, default: float) -> float:
-    raw = os.environ.get(name)
-    if raw is None:
-        return default
-    try:
-        value = float(raw)
-    except ValueError:
-        value = -1.0
-    if value <= 0:
-        raise EngineError(f"{name}={raw!r}: must be a positive number")
-    return value
-
-
 def estimate_cost(status: JobStatus) -> dict:
     """What the job's work costs on Lambda at the configured memory and price. For a local
     run this is a projection: the same task durations, billed as Lambda would bill them."""
-    memory_mb = int(_env_number(MEMORY_ENV, DEFAULT_MEMORY_MB))
-    price = _env_number(PRICE_ENV, DEFAULT_PRICE_GB_S)
+    memory_mb = int(env_number(MEMORY_ENV, DEFAULT_MEMORY_MB))
+    price = env_number(PRICE_ENV, DEFAULT_PRICE_GB_S)
     seconds = task_seconds(status)
     gb_seconds = seconds * memory_mb / 1024
     invocations = sum(t.attempts for t in status.tasks if ran_now(t, status)) + sum(f.attempts for f in status.failed) + 2

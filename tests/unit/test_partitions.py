@@ -103,3 +103,17 @@ def test_progress_shows_the_reduce_tasks():
     out = stream.getvalue()
     assert out.splitlines()[-1].endswith("reduce [" + "#" * 22 + "-" * 8 + "] 2/4 reduce tasks done, 1 failed")
     assert "reduce: started, 3 of 4 reduce tasks to run" in out and "reduce-2 FAILED after 1 attempt(s)" in out
+
+
+def test_a_bad_reducer_budget_is_named_before_anything_is_written(tmp_path, monkeypatch, capsys):
+    from engine.cli.main import main
+
+    manifest = tmp_path / "m.json"
+    manifest.write_text(json.dumps({"name": "auto", "mapper": "jobs.wordcount:SplitWords",
+                                    "reducer": "jobs.wordcount:SumCountsPerWord", "reducers": "auto",
+                                    "input": {"files": [str(tmp_path / "a.txt")]}, "output": {"path": str(tmp_path / "out")}}))
+    (tmp_path / "a.txt").write_text("a b\n")
+    monkeypatch.setenv("LMR_REDUCER_BUDGET_MB", "lots")
+    assert main(["run", str(manifest), "--work-dir", str(tmp_path / "work")]) != 0
+    assert capsys.readouterr().err.strip().splitlines() == ["error: LMR_REDUCER_BUDGET_MB='lots': must be a positive number"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.txt", "m.json"]
