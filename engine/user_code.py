@@ -57,6 +57,12 @@ def _is_spark_user_error(exc: Exception) -> bool:
         return False
 
 
+def settings_of(instance) -> dict:
+    """The settings :func:`shared_instance` configured ``instance`` with (an ArrowMapper
+    hands them to Spark's Python workers, which make their own instance)."""
+    return dict(getattr(instance, "_lmr_settings", {}))
+
+
 def shared_instance(cls: type, settings: dict, ctx, role: str, set_up: bool = True):
     """The instance of ``cls`` for these ``settings`` (attributes the engine sets on it,
     from the manifest) and ``ctx.params``: made and configured on first use in this
@@ -82,6 +88,7 @@ def shared_instance(cls: type, settings: dict, ctx, role: str, set_up: bool = Tr
             instance = cls()
             for name, value in settings.items():
                 setattr(instance, name, value)
+            instance._lmr_settings = dict(settings)
         if set_up:
             run_user(f"{role}.setup", instance.setup, ctx)
         with _guard:

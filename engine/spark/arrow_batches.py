@@ -13,14 +13,13 @@ from __future__ import annotations
 
 import logging
 
-_SETTINGS = ("input_format", "schema", "read_options")
-
+from ..user_code import settings_of
 
 def map_in_arrow(df, mapper, ctx):
     cls = type(mapper)
     if not cls.output_schema:
         raise ValueError(f"{cls.__name__}.output_schema must be set (a DDL string, e.g. \"label STRING, n INT\")")
-    settings = {name: getattr(mapper, name) for name in _SETTINGS if name in vars(mapper)}
+    settings = settings_of(mapper)
     job_id, task_id, inputs, params = ctx.job_id, ctx.task_id, list(ctx.inputs), dict(ctx.params)
 
     def run(batches):

@@ -12,7 +12,7 @@ import pytest
 from engine.errors import UserCodeError
 from engine.interfaces import Mapper, TaskContext
 from engine.job.params import frozen
-from engine.user_code import shared_instance
+from engine.user_code import settings_of, shared_instance
 
 SETUPS: list[tuple] = []
 
@@ -94,3 +94,11 @@ def test_an_instance_made_without_setup_is_set_up_in_place_when_asked():
     assert ready is planned and planned.model == "plan" and len(SETUPS) == 1
     assert shared_instance(SlowSetup, {}, ctx("t2", model="plan"), "Mapper", set_up=False) is planned
     assert shared_instance(SlowSetup, {}, ctx("t3", model="plan"), "Mapper") is planned and len(SETUPS) == 1
+
+
+def test_an_instance_tells_the_settings_it_was_made_with_not_what_setup_added():
+    made = shared_instance(SlowSetup, {"input_format": "csv", "read_options": {"sep": ";"}}, ctx("t1", model="m"),
+                           "Mapper")
+    assert made.model == "m"                          # set by setup: not a setting
+    assert settings_of(made) == {"input_format": "csv", "read_options": {"sep": ";"}}
+    assert settings_of(shared_instance(SlowSetup, {}, ctx("t2", model="m"), "Mapper")) == {}
