@@ -91,7 +91,6 @@ def _run(reducers: int, inputs: Path, work: Path) -> dict:
         "name": f"pairs-{name}", "mapper": "benchmarks.reducers:WordsPerFile",
         "reducer": "benchmarks.reducers:FilesPerWord", "reducers": reducers, "task_bytes": 1,
         "input": {"prefix": str(inputs), "glob": "*.txt"}, "output": {"path": str(out)}}))
-    shutil.rmtree(out, ignore_errors=True)
     run = measure(name, lmr_run(manifest, work / "work"), env={"LMR_JOB_PACKAGES": "jobs,benchmarks"})
     status = json.loads(run.pop("stdout"))
     if status["state"] != "SUCCEEDED":

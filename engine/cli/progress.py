@@ -96,7 +96,8 @@ class Progress:
         self.total, self.live, self.stream = total, live, stream or sys.stdout
         self.done = self.failed = self.running = self.rows = self.bytes = 0
         self.started = time.monotonic()
-        self.reducing: list[int] = []   # R > 1, once the reduce tasks start: [failed, R, done]
+        # R > 1, once the reduce tasks start: how many there are, done (earlier runs' too), failed
+        self.reduce_total = self.reduce_done = self.reduce_failed = 0
 
     def update(self, event: dict) -> str | None:
         kind = event["event"]
@@ -112,9 +113,11 @@ class Progress:
             self.running -= 1
             self.failed += kind == "task_failed"
         elif kind == "reduce_started" and "partitions" in event:
-            self.reducing = [0, event["partitions"], event["partitions"] - event["pending"]]
-        elif kind in ("partition_done", "partition_failed") and self.reducing:
-            self.reducing[2 if kind == "partition_done" else 0] += 1
+            self.reduce_total, self.reduce_done = event["partitions"], event["partitions"] - event["pending"]
+        elif kind == "partition_done":
+            self.reduce_done += 1
+        elif kind == "partition_failed":
+            self.reduce_failed += 1
         line = format_event(event, self.total)
         if not self.live:
             return line
@@ -126,10 +129,10 @@ class Progress:
         return None
 
     def bar(self, width: int = 30) -> str:
-        if self.reducing:
-            failed, total, done = self.reducing
-            filled = int(width * (done + failed) / total)
-            return f"reduce [{'#' * filled}{'-' * (width - filled)}] {done}/{total} reduce tasks done, {failed} failed"
+        if self.reduce_total:
+            filled = int(width * (self.reduce_done + self.reduce_failed) / self.reduce_total)
+            return (f"reduce [{'#' * filled}{'-' * (width - filled)}] {self.reduce_done}/{self.reduce_total} "
+                    f"reduce tasks done, {self.reduce_failed} failed")
         elapsed = max(time.monotonic() - self.started, 1e-6)
         finished = self.done + self.failed
         filled = int(width * finished / self.total) if self.total else width

@@ -24,6 +24,7 @@ from .status import JobStatus
 PER_TASK_ROWS = 200     # up to this many map tasks, a timeline row each
 MAX_FAILED_ROWS = 100   # failed tasks listed on the page (status.json has them all)
 MEMORY_ENV, PRICE_ENV = "LMR_LAMBDA_MEMORY_MB", "LMR_LAMBDA_PRICE_GB_S"
+SHARE_PX = 300                            # the longest of the reduce tasks' row bars
 DEFAULT_MEMORY_MB = 3008                  # template.yaml's mapper/reducer default
 DEFAULT_PRICE_GB_S = 0.0000166667         # AWS Lambda x86, us-east-1 list price
 PRICE_PER_REQUEST = 0.20 / 1_000_000
@@ -130,8 +131,8 @@ def _reduce_table(status: JobStatus) -> str:
     most = max(max(p.rows_in for p in status.partitions), 1)
 
     def share(p) -> str:   # a bar as long as the task's rows: one long bar is a skewed key
-        return (f"<svg width='{_SHARE_PX}' height='12'><rect class='reduce-bar rows' data-task='reduce-{p.partition}' "
-                f"width='{max(1, round(p.rows_in / most * _SHARE_PX))}' height='12'/></svg>")
+        return (f"<svg width='{SHARE_PX}' height='12'><rect class='reduce-bar rows' data-task='reduce-{p.partition}' "
+                f"width='{max(1, round(p.rows_in / most * SHARE_PX))}' height='12'/></svg>")
 
     rows = "".join(f"<tr><td>reduce-{p.partition}</td><td>{share(p)}</td><td>{p.rows_in:,}</td>"
                    f"<td>{p.rows_out:,}</td><td>{p.duration_ms / 1000:.2f}</td></tr>"
@@ -139,8 +140,6 @@ def _reduce_table(status: JobStatus) -> str:
     return (f"<h2>Reduce tasks ({len(status.partitions)})</h2><table class='reduce-tasks'><tr><th>task</th>"
             f"<th>share of the rows</th><th>rows in</th><th>rows out</th><th>seconds</th></tr>{rows}</table>")
 
-
-_SHARE_PX = 300
 
 
 def _large_timeline(bars: list[dict]) -> str:
