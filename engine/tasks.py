@@ -31,7 +31,7 @@ from .job.params import frozen
 from .job.planning import MapTask
 from .job.results import SKIPPED, SUCCEEDED, MapResult, ReduceResult
 from .job.spec import MAPPER_AND_REDUCER, MAPPER_ONLY, REDUCER_ONLY, JobSpec, partition_columns
-from .spark.rejects import collect_rejects
+from .spark.rejects import MAX_RECORDS, locate_rejects
 from .store.publish import check_destination, publish
 from .store.staging import stage, stage_inputs
 from .store.storage import Storage
@@ -123,7 +123,7 @@ def _map(spec: JobSpec, task: MapTask, storage: Storage, attempt_no: int) -> Map
         spark = session.get_spark(spec.spark_conf)
         df = run_user("Mapper.read", mapper.read, spark, local, ctx)
         seen = Observation()
-        df_seen, corrupt = observe_rejects(df, seen)
+        df_seen, corrupt = observe_rejects(df, seen, sample=MAX_RECORDS)
         good = without_rejects(df_seen, corrupt)
         mapped = run_user("Mapper.map", mapper.map, good, ctx)
         produced = written = Observation()
@@ -137,14 +137,18 @@ def _map(spec: JobSpec, task: MapTask, storage: Storage, attempt_no: int) -> Map
         bucketed = bucket_count(spec) > 1
         run_user("writing the mapper's output", write_frame, out, out_dir, out_format,
                  BUCKET_COLUMN if bucketed else None)
-        rows_in, rejected = seen.get["rows"], seen.get["bad"]
-        rows_out, rows_written = produced.get["rows"], written.get["rows"]
+        # Each ``get`` is a round trip to the JVM and a conversion of every metric: once each.
+        metrics = seen.get
+        rows_in, rejected = metrics["rows"], metrics["bad"]
+        rows_out = produced.get["rows"]
+        rows_written = rows_out if written is produced else written.get["rows"]
 
         # Parts go to this attempt's own folder; the first attempt to create the marker wins.
         checkpoint("map.before_write", task.task_id)
         attempt = uuid.uuid4().hex[:12]
         if rejected:
-            records = collect_rejects(df, local, task.input_uris, mapper.input_format, offsets, header)
+            records = locate_rejects(metrics["sample"], local, task.input_uris, mapper.input_format,
+                                     offsets, header)
             storage.write_text(layout.errors(task.task_id),
                                "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records))
             if rejected > spec.max_rejected_ratio * rows_in:
@@ -352,7 +356,8 @@ def _reduce(spec: JobSpec, task_id: str, sources: list[str], workload: int, stor
                  out.observe(written, F.count(F.lit(1)).alias("rows")), out_dir,
                  spec.output.format or reducer.output_format)
         names = sorted(n for n in os.listdir(out_dir) if not n.startswith((".", "_")))
-        rows_in, rejected, rows_out = seen.get["rows"], seen.get["bad"], written.get["rows"]
+        metrics = seen.get
+        rows_in, rejected, rows_out = metrics["rows"], metrics["bad"], written.get["rows"]
         files = keep(out_dir, names, rows_out)
         bytes_out = sum(os.path.getsize(os.path.join(out_dir, n)) for n in names)
 
