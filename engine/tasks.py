@@ -31,7 +31,7 @@ from .job.params import frozen
 from .job.planning import MapTask
 from .job.results import SKIPPED, SUCCEEDED, MapResult, ReduceResult
 from .job.spec import MAPPER_AND_REDUCER, MAPPER_ONLY, REDUCER_ONLY, JobSpec, partition_columns
-from .spark.rejects import MAX_RECORDS, locate_rejects
+from .spark.rejects import collect_rejects
 from .store.publish import check_destination, publish
 from .store.staging import stage, stage_inputs
 from .store.storage import Storage
@@ -123,7 +123,7 @@ def _map(spec: JobSpec, task: MapTask, storage: Storage, attempt_no: int) -> Map
         spark = session.get_spark(spec.spark_conf)
         df = run_user("Mapper.read", mapper.read, spark, local, ctx)
         seen = Observation()
-        df_seen, corrupt = observe_rejects(df, seen, sample=MAX_RECORDS)
+        df_seen, corrupt = observe_rejects(df, seen)
         good = without_rejects(df_seen, corrupt)
         mapped = run_user("Mapper.map", mapper.map, good, ctx)
         produced = written = Observation()
@@ -147,8 +147,7 @@ def _map(spec: JobSpec, task: MapTask, storage: Storage, attempt_no: int) -> Map
         checkpoint("map.before_write", task.task_id)
         attempt = uuid.uuid4().hex[:12]
         if rejected:
-            records = locate_rejects(metrics["sample"], local, task.input_uris, mapper.input_format,
-                                     offsets, header)
+            records = collect_rejects(df, local, task.input_uris, mapper.input_format, offsets, header)
             storage.write_text(layout.errors(task.task_id),
                                "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records))
             if rejected > spec.max_rejected_ratio * rows_in:

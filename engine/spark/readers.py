@@ -13,8 +13,6 @@ INPUT_FORMATS = ("jsonl", "json", "csv", "parquet", "text", "binary")
 OUTPUT_FORMATS = ("parquet", "json", "csv")
 # A column a reader may add: rows where it is not null are rejected records.
 CORRUPT_COLUMN = "_corrupt_record"
-# Where a rejected record was read (its position and file), for the sample of them.
-_SAMPLE_AT = "_lmr_reject_at"
 
 # Reader options a manifest may set, per format. The engine owns the rest: it reads text
 # formats PERMISSIVE into _corrupt_record (to count and divert rejects), picks multiLine
@@ -56,17 +54,12 @@ def with_corrupt_column(schema):
     return StructType([*schema.fields, StructField(CORRUPT_COLUMN, StringType(), True)])
 
 
-def observe_rejects(df, observation, sample: int = 0):
+def observe_rejects(df, observation):
     """(df observed for ``rows``/``bad`` counts, the same rows without rejected records).
 
     Spark's JSON/CSV readers parse only the columns a query uses, so a bad value in an
     unused column would slip through. The contract is "every record fits the declared
     schema": the metric references every column, so each record is parsed in full.
-
-    With ``sample`` > 0 the same pass also keeps the first ``sample`` rejected records in
-    Spark's read order (a file's own order) as the metric ``sample``: rows of ``raw`` (the
-    record's text) and ``file`` (the path Spark read it from), for engine/spark/rejects.py.
-    A bounded bottom-k aggregate: no second pass over the input, no job of its own.
     """
     from pyspark.sql import functions as F
 
@@ -77,19 +70,11 @@ def observe_rejects(df, observation, sample: int = 0):
     # anything weaker, such as a struct's count): rows with at least one null field.
     # Built as SQL text: one call into the JVM instead of several per column (a warm
     # task's fixed cost is mostly such calls).
-    corrupt = _quoted(CORRUPT_COLUMN)
     any_null = " OR ".join(f"{_quoted(c)} IS NULL" for c in columns if c != CORRUPT_COLUMN) or "false"
-    metrics = [F.expr("count(1) AS rows"), F.expr(f"count({corrupt}) AS bad"),
-               F.expr(f"count_if({any_null}) AS with_nulls")]
-    if sample > 0:
-        # An observed metric may not hold a non-deterministic expression (the row's
-        # position, its file): a projection below computes them, for rejected rows only.
-        df = df.withColumn(_SAMPLE_AT, F.expr(f"CASE WHEN {corrupt} IS NOT NULL THEN named_struct("
-                                              "'at', monotonically_increasing_id(), 'file', input_file_name()) END"))
-        metrics.append(F.expr(f"min_by(named_struct('raw', {corrupt}, 'file', {_SAMPLE_AT}.file), "
-                              f"{_SAMPLE_AT}.at, {int(sample)}) AS sample"))
-        return df.observe(observation, *metrics).drop(_SAMPLE_AT), CORRUPT_COLUMN
-    return df.observe(observation, *metrics), CORRUPT_COLUMN
+    seen = df.observe(observation, F.expr("count(1) AS rows"),
+                      F.expr(f"count({_quoted(CORRUPT_COLUMN)}) AS bad"),
+                      F.expr(f"count_if({any_null}) AS with_nulls"))
+    return seen, CORRUPT_COLUMN
 
 
 def _quoted(name: str) -> str:

@@ -1,10 +1,9 @@
 """Rejected records: where each malformed record came from, and why.
 
-Spark keeps a malformed record's raw text in ``_corrupt_record`` but not its position.
-The task's own pass keeps the first ``MAX_RECORDS`` of them, with the file each was read
-from (``observe_rejects(..., sample=MAX_RECORDS)``); here each staged file is scanned
-up to the last of its samples for their line numbers. The scan stops early: its cost is
-the lines up to the last sample, not the file.
+Spark keeps a malformed record's raw text in ``_corrupt_record`` but not its position,
+so (only when a task has rejects) the first ``MAX_RECORDS`` are fetched again and the
+staged file is scanned up to the last of them for their line numbers. Both passes stop
+early: their cost is the rows up to the last sample, not the file.
 """
 
 from __future__ import annotations
@@ -14,19 +13,30 @@ import json
 import os
 from collections import Counter
 
+from .readers import CORRUPT_COLUMN
+
 MAX_RECORDS = 100        # rejects written per task (the first ones); the count stays exact
 MAX_RECORD_CHARS = 1000  # raw text kept per reject
 
 
-def locate_rejects(sample, local_paths: list[str], input_uris: list[str], fmt: str,
-                   offsets: list[int | None] | None = None, header: bool = False) -> list[dict]:
-    """The sampled rejects (rows of ``raw`` and ``file``) as ``{input, line, reason,
-    record}`` dicts. For a split of a large file (``offsets[i]``: where its staged lines
-    begin in the file) the line number in the whole file is not known: such a record has
-    ``offset``, the byte offset of its line in the file, and ``line`` None."""
+def collect_rejects(df, local_paths: list[str], input_uris: list[str], fmt: str,
+                    offsets: list[int | None] | None = None, header: bool = False,
+                    limit: int = MAX_RECORDS) -> list[dict]:
+    """Up to ``limit`` rejected records as ``{input, line, reason, record}`` dicts. For a
+    split of a large file (``offsets[i]``: where its staged lines begin in the file) the
+    line number in the whole file is not known: such a record has ``offset``, the byte
+    offset of its line in the file, and ``line`` None."""
     offsets = offsets or [None] * len(local_paths)
+    from pyspark.sql import functions as F
+
+    # Every column, as in the task's counting pass: Spark flags a value that does not fit
+    # the schema only in columns it parses (and refuses a query of the corrupt column alone).
+    others = [c for c in df.columns if c != CORRUPT_COLUMN]
+    rows = (df.filter(F.col(CORRUPT_COLUMN).isNotNull())
+              .select(F.col(CORRUPT_COLUMN).alias("raw"), F.input_file_name().alias("file"), *others)
+              .limit(limit).collect())
     by_file: dict[int, list[str]] = {}
-    for row in sample:
+    for row in rows:
         by_file.setdefault(_file_index(row["file"], local_paths), []).append(row["raw"])
     out = []
     for index, raws in by_file.items():
