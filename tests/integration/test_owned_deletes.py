@@ -9,6 +9,7 @@ import pytest
 
 from engine.store.storage import Storage
 from engine.store.uris import join
+from tests.snapshots import snapshot
 
 FILES = ["jobs/a-1/intermediate/t0/att/part-0", "jobs/a-1/intermediate/t0/att/part-1",
          "jobs/a-1/intermediate/t0/att2/part-0",          # another attempt: its name starts the same
@@ -24,10 +25,6 @@ def root(request, tmp_path):
     return f"s3://{request.getfixturevalue('bucket')}"
 
 
-def snapshot(storage: Storage, root: str) -> dict[str, bytes]:
-    return {f.uri[len(root) + 1:]: storage.read_bytes(f.uri) for f in storage.list(join(root, ""))}
-
-
 @pytest.mark.parametrize("prefix, owner", [
     ("jobs/a-1/intermediate/t0/att", "jobs/a-1/"),        # no trailing '/': would take att2 along
     ("jobs/a-1-x/intermediate/t0/att/", "jobs/a-1/"),     # outside the job's folder
@@ -38,22 +35,22 @@ def test_a_folder_outside_the_jobs_own_is_refused_and_nothing_changes(root, pref
     storage = Storage()
     for i, name in enumerate(FILES):
         storage.write_text(join(root, name), f"file {i}")
-    before = snapshot(storage, root)
+    before = snapshot(storage, [root])
     with pytest.raises(ValueError, match="refusing to delete"):
         storage.delete_prefix(join(root, prefix) + ("/" if prefix.endswith("/") else ""),
                               owner=join(root, owner) + ("/" if owner.endswith("/") else ""))
-    assert snapshot(storage, root) == before
+    assert snapshot(storage, [root]) == before
 
 
 def test_an_attempts_folder_goes_and_nothing_else(root):
     storage = Storage()
     for i, name in enumerate(FILES):
         storage.write_text(join(root, name), f"file {i}")
-    before = snapshot(storage, root)
+    before = snapshot(storage, [root])
     storage.delete_prefix(join(root, "jobs/a-1/intermediate/t0/att", ""), owner=join(root, "jobs/a-1", ""))
-    assert snapshot(storage, root) == {k: v for k, v in before.items()
-                                       if not k.startswith("jobs/a-1/intermediate/t0/att/")}
-    assert len(before) - len(snapshot(storage, root)) == 2
+    assert snapshot(storage, [root]) == {k: v for k, v in before.items()
+                                       if not k.startswith(join(root, "jobs/a-1/intermediate/t0/att", ""))}
+    assert len(before) - len(snapshot(storage, [root])) == 2
 
 
 def test_a_local_folder_that_climbs_out_of_the_job_is_refused(tmp_path):
@@ -61,7 +58,7 @@ def test_a_local_folder_that_climbs_out_of_the_job_is_refused(tmp_path):
     storage, root = Storage(), str(tmp_path)
     for i, name in enumerate(FILES):
         storage.write_text(join(root, name), f"file {i}")
-    before = snapshot(storage, root)
+    before = snapshot(storage, [root])
     with pytest.raises(ValueError, match="refusing to delete"):
         storage.delete_prefix(join(root, "jobs/a-1/intermediate/../../a-1-x/"), owner=join(root, "jobs/a-1/"))
-    assert snapshot(storage, root) == before
+    assert snapshot(storage, [root]) == before

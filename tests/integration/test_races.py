@@ -26,6 +26,7 @@ from engine.store.storage import Storage
 from engine.store.uris import join
 from engine.tasks import run_map_task
 from tests.oracles import word_counts
+from tests.snapshots import snapshot
 
 POINTS = ["map.before_write", "map.mid_write", "map.before_commit"]
 
@@ -161,11 +162,6 @@ def test_a_publisher_of_another_job_loses_cleanly(tmp_path, work_root):
     assert files_under(storage, dest) == sorted(["_SUCCESS", *marker["files"]])
     for name in marker["files"]:
         assert storage.read_text(join(dest, name)).startswith(f"word,count\n{winner},")
-
-
-def snapshot(storage: Storage, roots: list[str]) -> dict[str, bytes]:
-    """Every file or object under ``roots``, with its bytes."""
-    return {f.uri: storage.read_bytes(f.uri) for root in roots for f in storage.list(join(root, ""))}
 
 
 @pytest.mark.parametrize("point", ["partition.before_write", "partition.mid_write", "partition.before_commit"])
