@@ -15,8 +15,10 @@ import pandas as pd
 import pytest
 
 from engine.job.layout import JobLayout
+from engine.store.storage import Storage
 from tests.conftest import run_local
 from tests.oracles import word_counts
+from tests.snapshots import snapshot
 
 
 def wordcount(samples: Path, reducer: str = "jobs.wordcount:SumCountsPerWord", **fields) -> dict:
@@ -145,8 +147,16 @@ def test_a_failed_reduce_task_fails_the_job_and_a_resume_runs_only_that_one(samp
 
     (tmp_path / "fixed").touch()
     ran = {p.name for p in tmp_path.glob("reduced-*")}
+    roots = [str(tmp_path), str(samples / "wordcount")]
+    before = snapshot(Storage(), roots)
     status, _, events = run_local(manifest, tmp_path)
     assert status.state == "SUCCEEDED", status.reason
+    # The run removed one file: the failed reduce task's own record. The inputs are as they were.
+    after = snapshot(Storage(), roots)
+    failure = JobLayout(spec.work_dir, spec.job_id).failure("reduce-1")
+    assert set(before) - set(after) == {failure}
+    assert {u: b for u, b in after.items() if u.startswith(roots[1])} == \
+        {u: b for u, b in before.items() if u.startswith(roots[1])}
     again = sorted(p.name.split("-")[2] for p in tmp_path.glob("reduced-*") if p.name not in ran)
     assert again == ["1"]                                       # only reduce task 1 ran again
     assert [e["event"] for e in events].count("task_started") == 0   # and no map task
