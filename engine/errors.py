@@ -82,6 +82,18 @@ class RetriesExhaustedError(EngineError):
     message names the original error and the attempt."""
 
 
+class MemoryLimitError(EngineError):
+    """The task's Spark JVM was killed (SIGKILL: the kernel's out-of-memory killer, which
+    enforces a Lambda function's MemorySize). The message names the task, the memory and
+    the setting to raise. Retried: a fresh container may have room the warm one lacked."""
+
+
+class PlatformError(EngineError):
+    """The function's environment cannot run a task at all (a setting of the function, not
+    of the job or its code): e.g. a /tmp that forbids executing what Spark extracts there.
+    Permanent; the message names the setting."""
+
+
 class RetryableTaskError(EngineError):
     """A task hit a platform error (JVM, I/O, network) that another attempt may not hit.
 
@@ -92,10 +104,10 @@ class RetryableTaskError(EngineError):
 # Errors that the same attempt would hit again: retrying them only wastes time and money.
 PERMANENT_ERRORS = ("ManifestError", "PlanError", "UserCodeError",
                     "RejectedRecordsError", "PermanentStorageError", "DestinationError",
-                    "PartitionError", "RetriesExhaustedError")
+                    "PartitionError", "RetriesExhaustedError", "PlatformError")
 # What the engine raises when another attempt may succeed. The state machine's Retry lists
 # name exactly these (tests/infra checks it); locally any error not permanent is retried.
-RETRYABLE_ERRORS = ("RetryableTaskError", "StorageError")
+RETRYABLE_ERRORS = ("RetryableTaskError", "StorageError", "MemoryLimitError")
 
 
 def is_retryable(error_type: str) -> bool:

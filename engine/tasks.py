@@ -32,6 +32,7 @@ from .job.planning import MapTask
 from .job.results import SKIPPED, SUCCEEDED, MapResult, ReduceResult
 from .job.spec import MAPPER_AND_REDUCER, MAPPER_ONLY, REDUCER_ONLY, JobSpec, partition_columns
 from .spark.rejects import collect_rejects
+from .spark.session import lost_jvm_error
 from .store.publish import check_destination, publish
 from .store.staging import stage, stage_inputs
 from .store.storage import Storage
@@ -79,8 +80,11 @@ def run_map_task(spec: JobSpec, task: MapTask, storage: Storage | None = None, a
     try:
         return _map(spec, task, storage, attempt)
     except Exception as exc:
-        record_failure(spec, task.task_id, task.input_uris, error_to_dict(exc), attempt, storage)
-        raise
+        error = lost_jvm_error(exc, "map")
+        record_failure(spec, task.task_id, task.input_uris, error_to_dict(error), attempt, storage)
+        if error is exc:
+            raise
+        raise error from exc
 
 
 def _map(spec: JobSpec, task: MapTask, storage: Storage, attempt_no: int) -> MapResult:
@@ -275,8 +279,11 @@ def run_partition_task(spec: JobSpec, tasks: list[MapTask], round_: str, partiti
     try:
         return _partition(spec, tasks, round_, partition, partitions, storage, attempt_no)
     except Exception as exc:
-        record_failure(spec, task_id, [], error_to_dict(exc), attempt_no, storage)
-        raise
+        error = lost_jvm_error(exc, "reduce")
+        record_failure(spec, task_id, [], error_to_dict(error), attempt_no, storage)
+        if error is exc:
+            raise
+        raise error from exc
 
 
 def _partition(spec: JobSpec, tasks: list[MapTask], round_: str, partition: int, partitions: int,

@@ -24,6 +24,7 @@ from .job.lifecycle import final_error
 from .job.partitions import publish_partitions
 from .job.planning import InputFile, MapTask, load_tasks
 from .job.spec import JobSpec
+from .spark.session import lost_jvm_error
 from .store.storage import Storage
 
 
@@ -42,7 +43,9 @@ def _run(spec: JobSpec, event: dict[str, Any], fn, *args):
     try:
         return fn(*args)
     except Exception as exc:
-        error = exc if isinstance(exc, EngineError) else RetryableTaskError(f"{type(exc).__name__}: {exc}")
+        error = lost_jvm_error(exc, "map" if "task_id" in event else "reduce")
+        if not isinstance(error, EngineError):
+            error = RetryableTaskError(f"{type(exc).__name__}: {exc}")
         final = final_error(error, attempt(event), spec.retries)
         if final is exc:
             raise

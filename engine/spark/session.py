@@ -16,7 +16,7 @@ import threading
 import time
 from typing import NamedTuple
 
-from . import cds, gateway
+from . import cds, gateway, identity
 from .conf import merged
 
 CORES_ENV = "LMR_SPARK_CORES"            # Spark's local[N]; default: every core
@@ -92,7 +92,7 @@ def jvm_options(profile: str = "throughput", tmp_root: str | None = None) -> str
             flags.append("-XX:CICompilerCount=1")
     if tmp_root:
         flags += [f"-Djava.io.tmpdir={tmp_root}", f"-Dderby.system.home={tmp_root}"]
-    return " ".join(flags + cds.archive_flags())
+    return " ".join(flags + identity.jvm_flags(tmp_root) + cds.archive_flags())
 
 
 def base_conf(cores: int | None = None, memory: str | None = None,
@@ -101,6 +101,7 @@ def base_conf(cores: int | None = None, memory: str | None = None,
     tmp_root = tmp_root or os.environ.get(TMP_ENV) or os.path.join(
         tempfile.gettempdir(), f"lmr-spark-{os.getpid()}")
     os.makedirs(tmp_root, exist_ok=True)
+    check_scratch(tmp_root)
     return {
         "spark.master": f"local[{cores}]",
         "spark.app.name": "lambda-mr",
@@ -123,6 +124,19 @@ def base_conf(cores: int | None = None, memory: str | None = None,
     }
 
 
+def check_scratch(tmp_root: str) -> None:
+    """Spark extracts native libraries (snappy's) into its temp folder and maps them as
+    code: on a noexec mount that fails deep inside a write (measured: TASK_WRITE_FAILED).
+    Say so before the JVM starts. Lambda's /tmp allows exec; Docker's default tmpfs does not."""
+    from ..errors import PlatformError
+
+    if os.statvfs(tmp_root).f_flag & os.ST_NOEXEC:
+        raise PlatformError(
+            f"Spark's scratch folder {tmp_root} is on a filesystem mounted noexec; Spark loads native "
+            f"libraries it extracts there. Mount it with exec (Lambda's /tmp allows it; with Docker: "
+            f"--tmpfs /tmp:rw,exec) or point {TMP_ENV} at a folder that allows it")
+
+
 def start(extra_conf: dict[str, str] | None = None, workload_bytes: int | None = None) -> None:
     """Start this process's JVM without waiting for it, so that it boots while pyspark is
     imported and the caller stages inputs; :func:`get_spark` then connects. Does nothing if
@@ -136,6 +150,8 @@ def start(extra_conf: dict[str, str] | None = None, workload_bytes: int | None =
             # Python workers must run this interpreter (a venv), not whatever python3 is on PATH.
             os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
             os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
+            for name, value in identity.process_env().items():   # a user with no passwd entry
+                os.environ.setdefault(name, value)
             profile = jvm_profile(workload_bytes=workload_bytes)
             conf = merged(base_conf(profile=profile), extra_conf or {})
             _starting = _Start(conf, profile, gateway.start(conf), started_at)
@@ -175,6 +191,7 @@ def _create():
     _starting = None   # a failed start is not retried with a dead JVM
     if launch is not None:
         gw = launch.connect()
+        identity.log_in(gw.jvm)   # before anything makes a Hadoop file system
         threading.Thread(target=_warm_up, args=(gw,), daemon=True, name="lmr-warm-up").start()
         try:
             SparkContext(conf=SparkConf().setAll(conf.items()), gateway=gw)
@@ -186,6 +203,8 @@ def _create():
     for key, value in conf.items():
         builder = builder.config(key, value)
     _session = builder.getOrCreate()
+    if launch is None:
+        identity.log_in(_session.sparkContext._jvm)
     _session.sparkContext.setLogLevel("WARN")
     log.info("spark session started in %.1fs (%s, %s JVM profile, %s, %s)", time.monotonic() - started_at,
              conf["spark.master"], profile, cds.describe(conf["spark.driver.extraJavaOptions"].split()),
@@ -261,6 +280,71 @@ def stop_spark() -> None:
             proc.wait(timeout=120)
         except subprocess.TimeoutExpired:
             log.warning("the Spark JVM (pid %s) did not exit in 120 s", proc.pid)
+    _forget_gateway()
+
+
+def jvm_exit_code(wait: float = 0.0) -> int | None:
+    """The exit code of this process's Spark JVM if it has died; None while it runs (or
+    when there is none). ``wait``: how long to give a JVM that is going down."""
+    if _session is None:
+        return None
+    from pyspark import SparkContext
+
+    proc = getattr(SparkContext._gateway, "proc", None)
+    if proc is None:
+        return None
+    try:
+        return proc.wait(timeout=wait) if wait else proc.poll()
+    except subprocess.TimeoutExpired:
+        return None
+
+
+def lost_jvm_error(exc: BaseException, role: str) -> BaseException:
+    """``exc``, or, when this process's Spark JVM died under it, the error that says so;
+    the dead session is dropped, so the next task (a warm Lambda container's next
+    invocation) starts a new JVM. Python sees a killed JVM only as a lost connection
+    (ConnectionRefusedError, Py4JNetworkError), which would otherwise be blamed on the
+    user's code. ``role``: "map" or "reduce", for the setting the message names."""
+    from ..errors import MemoryLimitError, RetryableTaskError
+
+    code = jvm_exit_code(wait=3.0 if _connection_lost(exc) else 0.0)
+    if code is None:
+        return exc
+    _discard_session()
+    if code == -9:
+        setting = "MapperMemorySize" if role == "map" else "ReducerMemorySize"
+        memory = os.environ.get(LAMBDA_MEMORY_ENV)
+        where = (f"the function has {memory} MB ({LAMBDA_MEMORY_ENV}); raise {setting} in template.yaml"
+                 if memory else f"raise this machine's memory share per worker ({DRIVER_MEMORY_ENV}, fewer "
+                                "workers)")
+        return MemoryLimitError(f"the Spark JVM was killed (SIGKILL), most likely for memory: {where}, "
+                                f"or make the tasks smaller (task_bytes, split_bytes); it was running: {exc}")
+    return RetryableTaskError(f"the Spark JVM exited with code {code}; it was running: {exc}")
+
+
+def _connection_lost(exc: BaseException | None) -> bool:
+    seen = 0
+    while exc is not None and seen < 10:
+        if isinstance(exc, ConnectionError) or type(exc).__name__ == "Py4JNetworkError" \
+                or "Connection refused" in str(exc) or "Answer from Java side is empty" in str(exc):
+            return True
+        exc, seen = exc.__cause__ or exc.__context__, seen + 1
+    return False
+
+
+def _discard_session() -> None:
+    """Forget a session whose JVM is gone (pyspark would otherwise keep handing it out)."""
+    global _session
+    from pyspark import SparkContext
+    from pyspark.sql import SparkSession
+
+    proc = getattr(SparkContext._gateway, "proc", None)
+    if proc is not None and proc.poll() is None:
+        proc.kill()
+    _session = None
+    SparkContext._active_spark_context = None
+    SparkSession._instantiatedSession = None
+    SparkSession._activeSession = None
     _forget_gateway()
 
 
