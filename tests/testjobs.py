@@ -317,3 +317,14 @@ class PartitionByMissingColumn(Reducer):
 
     def reduce(self, df, ctx):
         return df
+
+
+class HogsJvmMemory(SplitWords):
+    """Fills the Spark JVM's heap with ``params["hog_mb"]`` MB (64 MB buffers it keeps), for
+    a container whose memory limit is below the JVM's heap: the kernel then kills the JVM."""
+
+    def map(self, df, ctx):
+        jvm = df.sparkSession._jvm
+        held = [jvm.java.nio.ByteBuffer.allocate(64 * 2**20) for _ in range(int(ctx.params["hog_mb"]) // 64)]
+        ctx.counters["held_buffers"] += len(held)
+        return super().map(df, ctx)

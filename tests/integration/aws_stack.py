@@ -7,10 +7,14 @@ infra/statemachine.asl.json with its DefinitionSubstitutions applied; the bucket
 notification from the coordinator's S3 event. moto's own Step Functions interpreter
 executes the definition.
 
-Without Docker moto cannot run Lambda code, so :func:`in_process_lambdas` swaps
-``LambdaFunction._invoke_lambda`` for a shim that imports the handler the function names
-and calls it in this process (with a real event and a Lambda-like context). This shim
-exists only here, for tests.
+moto's own Docker invoker runs its own images, not ours, so ``LambdaFunction._invoke_lambda``
+is swapped, only here, for tests, for one of two:
+
+- :func:`in_process_lambdas` imports the handler the function names and calls it in this
+  process (with a real event and a Lambda-like context): fast, for most flow tests;
+- :func:`container_lambdas` sends the event to the function's own containers, the built
+  image run through the Lambda runtime emulator under the function's limits
+  (infra/containers.py; tests/container/).
 """
 
 from __future__ import annotations
@@ -53,6 +57,24 @@ def _invoke_in_process(self, event=None):
 
 
 @contextmanager
+def container_lambdas(pool):
+    """Every invocation goes to ``pool`` (an infra.containers.FunctionPool keyed by the
+    functions' names, "<stack>-<logical id>")."""
+    from moto.awslambda.models import LambdaFunction
+
+    def invoke(self, event=None):
+        payload, error = pool.invoke(self.function_name, event if isinstance(event, str) else json.dumps(event or {}))
+        return json.dumps(payload), error is not None, ""
+
+    original = LambdaFunction._invoke_lambda
+    LambdaFunction._invoke_lambda = invoke
+    try:
+        yield pool
+    finally:
+        LambdaFunction._invoke_lambda = original
+
+
+@contextmanager
 def in_process_lambdas():
     from moto.awslambda.models import LambdaFunction
 
@@ -69,9 +91,10 @@ def in_process_lambdas():
 class Resolver:
     """Just enough of CloudFormation's intrinsics for template.yaml's values."""
 
-    def __init__(self, template: dict, params: dict[str, str], refs: dict[str, str], attrs: dict[str, str]):
+    def __init__(self, template: dict, params: dict[str, str], refs: dict[str, str], attrs: dict[str, str],
+                 stack: str = STACK):
         defaults = {k: str(v.get("Default", "")) for k, v in template.get("Parameters", {}).items()}
-        self.values = {**defaults, **params, **refs, "AWS::StackName": STACK, "AWS::Region": REGION,
+        self.values = {**defaults, **params, **refs, "AWS::StackName": stack, "AWS::Region": REGION,
                        "AWS::AccountId": ACCOUNT, "AWS::Partition": "aws"}
         self.attrs = attrs
 
@@ -92,14 +115,28 @@ class Resolver:
         return value
 
 
+@dataclass(frozen=True)
+class FunctionSettings:
+    """What template.yaml gives a function, resolved."""
+
+    handler: str                    # the handler, or an Image function's command
+    image: bool
+    memory_mb: int
+    ephemeral_mb: int
+    timeout_s: int
+    env: dict[str, str]
+
+
 @dataclass
 class Stack:
+    name: str
     bucket: str
     state_machine_arn: str
-    functions: dict[str, str]       # logical id -> function ARN
+    functions: dict[str, str]       # logical id -> function ARN (its name: "<stack>-<logical id>")
+    settings: dict[str, FunctionSettings]
 
 
-def deploy(endpoint: str, bucket: str, params: dict[str, str] | None = None) -> Stack:
+def deploy(endpoint: str, bucket: str, params: dict[str, str] | None = None, stack: str = STACK) -> Stack:
     """Create the template's bucket, functions, state machine and notification in moto."""
     import boto3
 
@@ -113,18 +150,19 @@ def deploy(endpoint: str, bucket: str, params: dict[str, str] | None = None) -> 
     s3.create_bucket(Bucket=bucket)
     role = iam.create_role(RoleName=f"lmr-{uuid.uuid4().hex[:8]}", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
 
-    sm_name = f"{STACK}-jobs"
+    sm_name = f"{stack}-jobs"
     sm_arn = f"arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:{sm_name}"
     refs = {"DataBucket": bucket, "JobStateMachine": sm_arn}
-    resolve = Resolver(template, {"DataBucketName": bucket, **(params or {})}, refs, {})
+    resolve = Resolver(template, {"DataBucketName": bucket, **(params or {})}, refs, {}, stack)
     global_env = template.get("Globals", {}).get("Function", {}).get("Environment", {}).get("Variables", {})
     arns: dict[str, str] = {}
+    settings: dict[str, FunctionSettings] = {}
     for logical_id, res in resources.items():
         if res["Type"] != "AWS::Serverless::Function":
             continue
         props = res["Properties"]
         env = resolve({**global_env, **props.get("Environment", {}).get("Variables", {})})
-        kwargs = dict(FunctionName=logical_id, Role=role, Environment={"Variables": env},
+        kwargs = dict(FunctionName=f"{stack}-{logical_id}", Role=role, Environment={"Variables": env},
                       MemorySize=int(resolve(props.get("MemorySize", 128))),
                       Timeout=int(resolve(props.get("Timeout", 3))))
         if props.get("PackageType") == "Image":
@@ -133,7 +171,12 @@ def deploy(endpoint: str, bucket: str, params: dict[str, str] | None = None) -> 
         else:
             kwargs.update(Runtime=props["Runtime"], Handler=props["Handler"], Code={"ZipFile": b"placeholder"})
         arns[logical_id] = lam.create_function(**kwargs)["FunctionArn"]
-        refs[logical_id] = logical_id
+        image = props.get("PackageType") == "Image"
+        settings[logical_id] = FunctionSettings(
+            props["ImageConfig"]["Command"][0] if image else props["Handler"], image, kwargs["MemorySize"],
+            int(resolve(props.get("EphemeralStorage", {}).get("Size", 512))), kwargs["Timeout"],
+            {k: str(v) for k, v in env.items()})
+        refs[logical_id] = kwargs["FunctionName"]
         resolve.attrs[f"{logical_id}.Arn"] = arns[logical_id]
 
     sm = resources["JobStateMachine"]["Properties"]
@@ -152,4 +195,4 @@ def deploy(endpoint: str, bucket: str, params: dict[str, str] | None = None) -> 
                               "Filter": {"Key": {"FilterRules": props["Filter"]["S3Key"]["Rules"]}}})
     s3.put_bucket_notification_configuration(
         Bucket=bucket, NotificationConfiguration={"LambdaFunctionConfigurations": rules})
-    return Stack(bucket, sm_arn, arns)
+    return Stack(stack, bucket, sm_arn, arns, settings)
