@@ -24,7 +24,7 @@ from .job.lifecycle import final_error
 from .job.partitions import publish_partitions
 from .job.planning import InputFile, MapTask, load_tasks
 from .job.spec import JobSpec
-from .spark.session import lost_jvm_error
+from .spark.session import platform_failure
 from .store.storage import Storage
 
 
@@ -43,7 +43,7 @@ def _run(spec: JobSpec, event: dict[str, Any], fn, *args):
     try:
         return fn(*args)
     except Exception as exc:
-        error = lost_jvm_error(exc, "map" if "task_id" in event else "reduce")
+        error = platform_failure(exc, "map" if "task_id" in event else "reduce")
         if not isinstance(error, EngineError):
             error = RetryableTaskError(f"{type(exc).__name__}: {exc}")
         final = final_error(error, attempt(event), spec.retries)

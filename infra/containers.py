@@ -47,6 +47,8 @@ class Function:
     env: dict[str, str] = field(default_factory=dict)
     mounts: tuple[tuple[str, str], ...] = ()   # (host path, container path), read-only
     tmp_exec: bool = True                      # Lambda's /tmp allows exec; False to test the check
+    tmp_dir: str | None = None                 # a host folder as /tmp instead of a tmpfs (whose pages
+                                               # Docker counts as memory; Lambda's /tmp does not)
 
     def cpus(self) -> float:
         return round(min(os.cpu_count() or 1, max(0.25, self.memory_mb / MB_PER_VCPU)), 2)
@@ -87,7 +89,8 @@ class Container:
                **f.env, **self.extra_env}
         cmd = ["docker", "run", "-d", "--network", "host", "--read-only", "--user", USER,
                "--memory", f"{f.memory_mb}m", "--memory-swap", f"{f.memory_mb}m", "--cpus", str(f.cpus()),
-               "--tmpfs", f"/tmp:rw,{'exec' if f.tmp_exec else 'noexec'},nosuid,size={f.ephemeral_mb}m,mode=1777",
+               *(["-v", f"{f.tmp_dir}:/tmp:rw"] if f.tmp_dir else
+                 ["--tmpfs", f"/tmp:rw,{'exec' if f.tmp_exec else 'noexec'},nosuid,size={f.ephemeral_mb}m,mode=1777"]),
                "--label", "org.lambda-mr.function=" + f.name, "--entrypoint", RIE]
         for key, value in sorted(env.items()):
             cmd += ["-e", f"{key}={value}"]
@@ -146,6 +149,24 @@ class Container:
             try:
                 with open(path) as fh:
                     return int(fh.read().strip())
+            except (OSError, ValueError):
+                continue
+        return None
+
+    def anon_memory_bytes(self) -> int | None:
+        """The container's anonymous memory now (the processes' own pages, not page cache
+        or tmpfs): what grows until the kernel kills a process for memory."""
+        if self.id is None:
+            return None
+        for path, key in ((f"/sys/fs/cgroup/memory/docker/{self.id}/memory.stat", "total_rss"),
+                          (f"/sys/fs/cgroup/system.slice/docker-{self.id}.scope/memory.stat", "anon"),
+                          (f"/sys/fs/cgroup/docker/{self.id}/memory.stat", "anon")):
+            try:
+                with open(path) as fh:
+                    for line in fh:
+                        name, value = line.split()
+                        if name == key:
+                            return int(value)
             except (OSError, ValueError):
                 continue
         return None

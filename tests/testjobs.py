@@ -328,3 +328,19 @@ class HogsJvmMemory(SplitWords):
         held = [jvm.java.nio.ByteBuffer.allocate(64 * 2**20) for _ in range(int(ctx.params["hog_mb"]) // 64)]
         ctx.counters["held_buffers"] += len(held)
         return super().map(df, ctx)
+
+
+class FillsTmp(SplitWords):
+    """Writes ``params["fill_mb"]`` MB into the temp folder (removed after), like a task
+    whose staged inputs and scratch files outgrow the function's /tmp."""
+
+    def map(self, df, ctx):
+        import os
+        import tempfile
+
+        with tempfile.NamedTemporaryFile(dir=tempfile.gettempdir()) as fh:
+            for _ in range(int(ctx.params["fill_mb"])):
+                fh.write(os.urandom(2**20))
+            fh.flush()
+            os.fsync(fh.fileno())
+        return super().map(df, ctx)

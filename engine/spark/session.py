@@ -7,6 +7,7 @@ JVM flags for a fast start. Settings resolve explicit argument -> environment ->
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
 import subprocess
@@ -299,37 +300,56 @@ def jvm_exit_code(wait: float = 0.0) -> int | None:
         return None
 
 
-def lost_jvm_error(exc: BaseException, role: str) -> BaseException:
-    """``exc``, or, when this process's Spark JVM died under it, the error that says so;
-    the dead session is dropped, so the next task (a warm Lambda container's next
-    invocation) starts a new JVM. Python sees a killed JVM only as a lost connection
-    (ConnectionRefusedError, Py4JNetworkError), which would otherwise be blamed on the
-    user's code. ``role``: "map" or "reduce", for the setting the message names."""
-    from ..errors import MemoryLimitError, RetryableTaskError
+def platform_failure(exc: BaseException, role: str) -> BaseException:
+    """``exc``, or the error that names what the function's environment did to the task:
 
-    code = jvm_exit_code(wait=3.0 if _connection_lost(exc) else 0.0)
-    if code is None:
-        return exc
-    _discard_session()
-    if code == -9:
-        setting = "MapperMemorySize" if role == "map" else "ReducerMemorySize"
-        memory = os.environ.get(LAMBDA_MEMORY_ENV)
-        where = (f"the function has {memory} MB ({LAMBDA_MEMORY_ENV}); raise {setting} in template.yaml"
-                 if memory else f"raise this machine's memory share per worker ({DRIVER_MEMORY_ENV}, fewer "
-                                "workers)")
-        return MemoryLimitError(f"the Spark JVM was killed (SIGKILL), most likely for memory: {where}, "
-                                f"or make the tasks smaller (task_bytes, split_bytes); it was running: {exc}")
-    return RetryableTaskError(f"the Spark JVM exited with code {code}; it was running: {exc}")
+    - the Spark JVM died under it (Python sees only a lost connection, ConnectionRefusedError
+      or Py4JNetworkError, which would otherwise be blamed on the user's code): a
+      MemoryLimitError when it was killed (SIGKILL: the kernel's out-of-memory killer), else
+      a RetryableTaskError. The dead session is dropped, so the next task (a warm Lambda
+      container's next invocation) starts a new JVM;
+    - ``/tmp`` is full (ENOSPC anywhere in the error's chain): a PlatformError naming the
+      function's EphemeralStorage.
+
+    ``role``: "map" or "reduce", for the setting the message names."""
+    from ..errors import MemoryLimitError, PlatformError, RetryableTaskError
+
+    prefix = "Mapper" if role == "map" else "Reducer"
+    code = jvm_exit_code(wait=3.0 if _in_chain(exc, _is_lost_connection) else 0.0)
+    if code is not None:
+        _discard_session()
+        if code == -9:
+            memory = os.environ.get(LAMBDA_MEMORY_ENV)
+            where = (f"the function has {memory} MB ({LAMBDA_MEMORY_ENV}); raise {prefix}MemorySize in "
+                     "template.yaml" if memory else
+                     f"raise this machine's memory share per worker ({DRIVER_MEMORY_ENV}, fewer workers)")
+            return MemoryLimitError(f"the Spark JVM was killed (SIGKILL), most likely for memory: {where}, "
+                                    f"or make the tasks smaller (task_bytes, split_bytes); it was running: {exc}")
+        return RetryableTaskError(f"the Spark JVM exited with code {code}; it was running: {exc}")
+    if _in_chain(exc, _is_disk_full):
+        tmp = tempfile.gettempdir()
+        return PlatformError(f"no space left in {tmp}: a task stages its inputs, Spark's scratch files and its "
+                             f"output there; raise {prefix}EphemeralStorage in template.yaml (the function's /tmp) "
+                             f"or make the tasks smaller (task_bytes, split_bytes): {exc}")
+    return exc
 
 
-def _connection_lost(exc: BaseException | None) -> bool:
+def _in_chain(exc: BaseException | None, test) -> bool:
     seen = 0
     while exc is not None and seen < 10:
-        if isinstance(exc, ConnectionError) or type(exc).__name__ == "Py4JNetworkError" \
-                or "Connection refused" in str(exc) or "Answer from Java side is empty" in str(exc):
+        if test(exc):
             return True
         exc, seen = exc.__cause__ or exc.__context__, seen + 1
     return False
+
+
+def _is_lost_connection(exc: BaseException) -> bool:
+    return isinstance(exc, ConnectionError) or type(exc).__name__ == "Py4JNetworkError" \
+        or "Connection refused" in str(exc) or "Answer from Java side is empty" in str(exc)
+
+
+def _is_disk_full(exc: BaseException) -> bool:
+    return (isinstance(exc, OSError) and exc.errno == errno.ENOSPC) or "No space left on device" in str(exc)
 
 
 def _discard_session() -> None:
