@@ -142,8 +142,8 @@ def bookkeeping_requests(n: int) -> dict:
             result = MapResult(task_id=t.task_id, status="SUCCEEDED", inputs=t.input_uris, rows_in=100, rows_out=90,
                                rejected=1, bytes_in=1000, bytes_out=400, duration_ms=2000 + i % 500,
                                cold_start=i % 10 == 0, started_at=1.8e9 + i / 100,
-                               parts=[f"{i:012x}/part-00000.snappy.parquet"])
-            backend.put_object(bucket, split_s3(layout.committed_marker(t.task_id))[1],
+                               parts=[f"{i:012x}/part-00000.snappy.parquet"], identity=t.identity)
+            backend.put_object(bucket, split_s3(layout.committed_marker(t.task_id, t.identity))[1],
                                json.dumps(result.to_dict()).encode())
             backend.put_object(bucket, split_s3(layout.summaries + summary_name(result))[1], b"")
         calls: list[str] = []

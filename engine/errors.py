@@ -58,6 +58,12 @@ class CommitConflict(EngineError):
     The engine handles it (the first committer wins); it never reaches a task's caller."""
 
 
+class InputChangedError(EngineError):
+    """An input is not what the job was planned on: another ETag, size or mtime, or a
+    local path that now resolves elsewhere. Permanent for this run; the next run plans
+    the inputs anew. The message names the file."""
+
+
 class UserCodeError(EngineError):
     """The user's Mapper or Reducer raised. Permanent: retrying runs the same code."""
 
@@ -102,7 +108,7 @@ class RetryableTaskError(EngineError):
 
 
 # Errors that the same attempt would hit again: retrying them only wastes time and money.
-PERMANENT_ERRORS = ("ManifestError", "PlanError", "UserCodeError",
+PERMANENT_ERRORS = ("ManifestError", "PlanError", "UserCodeError", "InputChangedError",
                     "RejectedRecordsError", "PermanentStorageError", "DestinationError",
                     "PartitionError", "RetriesExhaustedError", "PlatformError")
 # What the engine raises when another attempt may succeed. The state machine's Retry lists

@@ -3,7 +3,7 @@
 Nothing here knows who called it. Each function takes a resolved spec and its task,
 does its work through :class:`engine.store.storage.Storage`, and returns a small JSON-able
 result. A map task is idempotent: each attempt writes its parts into a folder of its
-own, then creates the ``_COMMITTED`` marker (holding its result and listing its parts)
+own, then creates the ``_COMMITTED.<identity>`` marker (holding its result and listing its parts)
 only if no other attempt has: the first committer wins, a later attempt returns the
 winner's result and removes only its own parts. A task whose marker exists is skipped.
 """
@@ -22,7 +22,7 @@ from .errors import CommitConflict, PartitionError, RejectedRecordsError, UserCo
 from .faults import checkpoint
 from .interfaces import ArrowMapper, Mapper, Reducer, TaskContext
 from .job import cache
-from .job.commits import commit, committed_result, committed_results, part_uris, record_failure
+from .job.commits import commit, committed_result, committed_results, part_uris, read_marker, record_failure
 from .job.layout import JobLayout, part_name
 from .job.partitions import (BUCKET_COLUMN, bucket_count, commit_partition, committed_partition,
                              partition_inputs, round_id)
@@ -32,7 +32,7 @@ from .job.planning import MapTask
 from .job.results import SKIPPED, SUCCEEDED, MapResult, ReduceResult
 from .job.spec import MAPPER_AND_REDUCER, MAPPER_ONLY, REDUCER_ONLY, JobSpec, partition_columns
 from .spark.rejects import collect_rejects
-from .spark.session import lost_jvm_error
+from .spark.session import platform_failure
 from .store.publish import check_destination, publish
 from .store.staging import stage, stage_inputs
 from .store.storage import Storage
@@ -80,7 +80,7 @@ def run_map_task(spec: JobSpec, task: MapTask, storage: Storage | None = None, a
     try:
         return _map(spec, task, storage, attempt)
     except Exception as exc:
-        error = lost_jvm_error(exc, "map")
+        error = platform_failure(exc, "map")
         record_failure(spec, task.task_id, task.input_uris, error_to_dict(error), attempt, storage)
         if error is exc:
             raise
@@ -90,7 +90,7 @@ def run_map_task(spec: JobSpec, task: MapTask, storage: Storage | None = None, a
 def _map(spec: JobSpec, task: MapTask, storage: Storage, attempt_no: int) -> MapResult:
     from .spark import session
 
-    prior = committed_result(spec, task.task_id, storage)
+    prior = committed_result(spec, task, storage)
     if prior is not None:
         return prior.skipped()
     layout = JobLayout(spec.work_dir, spec.job_id)
@@ -102,7 +102,7 @@ def _map(spec: JobSpec, task: MapTask, storage: Storage, attempt_no: int) -> Map
         empty = MapResult(task_id=task.task_id, status=SUCCEEDED, inputs=task.input_uris, rows_in=0,
                           rows_out=0, rejected=0, bytes_in=0, bytes_out=0, duration_ms=0,
                           cold_start=False, started_at=time.time(), worker=f"pid-{os.getpid()}",
-                          attempts=attempt_no, cache_key=key)
+                          attempts=attempt_no, cache_key=key, identity=task.identity)
         return _commit(spec, layout, empty, None, storage, logger)
 
     started_at, t0 = time.time(), time.monotonic()
@@ -172,7 +172,8 @@ def _map(spec: JobSpec, task: MapTask, storage: Storage, attempt_no: int) -> Map
         rows_in=rows_in, rows_out=rows_out, rejected=rejected, bytes_in=task.bytes,
         bytes_out=bytes_out, rows_written=rows_written, duration_ms=int((time.monotonic() - t0) * 1000),
         cold_start=cold, started_at=started_at, parts=parts,
-        counters=dict(ctx.counters), worker=f"pid-{os.getpid()}", attempts=attempt_no, cache_key=key)
+        counters=dict(ctx.counters), worker=f"pid-{os.getpid()}", attempts=attempt_no, cache_key=key,
+        identity=task.identity)
     return _commit(spec, layout, result, attempt, storage, ctx.logger)
 
 
@@ -213,7 +214,7 @@ def _commit(spec: JobSpec, layout: JobLayout, result: MapResult, attempt: str | 
         if attempt is not None:
             storage.delete_prefix(layout.attempt_dir(result.task_id, attempt), owner=layout.job_dir)
         logger.info("map task already committed by another attempt; this one's parts removed")
-        return committed_result(spec, result.task_id, storage).skipped()
+        return read_marker(spec.work_dir, spec.job_id, result.task_id, result.identity, storage).skipped()
     storage.delete(layout.failure(result.task_id))   # an earlier attempt's error no longer applies
     cache.remember(spec, result, storage)
     logger.info("map task committed: %d rows in, %d out, %d rejected",
@@ -279,7 +280,7 @@ def run_partition_task(spec: JobSpec, tasks: list[MapTask], round_: str, partiti
     try:
         return _partition(spec, tasks, round_, partition, partitions, storage, attempt_no)
     except Exception as exc:
-        error = lost_jvm_error(exc, "reduce")
+        error = platform_failure(exc, "reduce")
         record_failure(spec, task_id, [], error_to_dict(error), attempt_no, storage)
         if error is exc:
             raise

@@ -67,11 +67,13 @@ def remember(spec: JobSpec, result: MapResult, storage: Storage) -> None:
         log.exception("could not write the cache entry of task %s", result.task_id)
 
 
-def source_of(spec: JobSpec, job_id: str, task_id: str, key: str, storage: Storage) -> MapResult | None:
-    """The committed result of ``job_id``'s task ``task_id`` if it still stands for
-    ``key``: its marker says that key and every part it lists exists. Else None."""
+def source_of(spec: JobSpec, job_id: str, task_id: str, identity: str, key: str,
+              storage: Storage) -> MapResult | None:
+    """The committed result of ``job_id``'s task ``task_id`` (which read what ``identity``
+    says) if it still stands for ``key``: its marker says that key and every part it lists
+    exists. Else None."""
     try:
-        result = read_marker(spec.work_dir, job_id, task_id, storage)
+        result = read_marker(spec.work_dir, job_id, task_id, identity, storage)
     except (ValueError, KeyError, TypeError):
         return None
     if result is None or result.status != SUCCEEDED or result.cache_key != key:
@@ -96,23 +98,24 @@ def lookup(spec: JobSpec, task: MapTask, storage: Storage) -> tuple[str, MapResu
         return None
     if job_id == spec.job_id:
         return None   # its own earlier run: that marker is the task's own, not a pointer
-    source = source_of(spec, job_id, task_id, key, storage)
+    source = source_of(spec, job_id, task_id, task.identity, key, storage)   # the same inputs: the key says so
     return (job_id, source) if source is not None else None
 
 
 def reuse(spec: JobSpec, task: MapTask, source_job: str, source: MapResult, storage: Storage) -> MapResult:
     """Commit ``task`` as a pointer to the parts of ``source_job``'s task ``source``; the
     committed result is returned (another attempt's, if one committed first)."""
-    result = replace(source, task_id=task.task_id, status=CACHED, inputs=task.input_uris,
+    result = replace(source, task_id=task.task_id, status=CACHED, inputs=task.input_uris, identity=task.identity,
                      source_job=source_job, source_task=source.task_id,
                      duration_ms=0, attempts=0, cold_start=False)
     try:
         commit(spec, result, storage)
     except CommitConflict:
-        return read_marker(spec.work_dir, spec.job_id, task.task_id, storage)
+        return read_marker(spec.work_dir, spec.job_id, task.task_id, task.identity, storage)
     return result
 
 
 def pointer_stands(spec: JobSpec, result: MapResult, storage: Storage) -> bool:
     """Whether a CACHED marker's source is still there (its job folder not deleted)."""
-    return source_of(spec, result.source_job, result.source_task, result.cache_key, storage) is not None
+    return source_of(spec, result.source_job, result.source_task, result.identity, result.cache_key,
+                     storage) is not None

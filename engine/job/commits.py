@@ -31,17 +31,19 @@ from .spec import JobSpec
 log = logging.getLogger(__name__)
 
 
-def read_marker(work_dir: str, job_id: str, task_id: str, storage: Storage) -> MapResult | None:
-    """The result a task's ``_COMMITTED`` marker holds, or None."""
-    marker = JobLayout(work_dir, job_id).committed_marker(task_id)
+def read_marker(work_dir: str, job_id: str, task_id: str, identity: str, storage: Storage) -> MapResult | None:
+    """The result a task's marker for ``identity`` (what it read) holds, or None."""
+    marker = JobLayout(work_dir, job_id).committed_marker(task_id, identity)
     if not storage.exists(marker):
         return None
-    return MapResult.from_dict(json.loads(storage.read_text(marker)))
+    result = MapResult.from_dict(json.loads(storage.read_text(marker)))
+    return result if result.identity == identity else None
 
 
-def committed_result(spec: JobSpec, task_id: str, storage: Storage) -> MapResult | None:
-    """The result an earlier attempt committed for this task (or reused from the cache)."""
-    return read_marker(spec.work_dir, spec.job_id, task_id, storage)
+def committed_result(spec: JobSpec, task: MapTask, storage: Storage) -> MapResult | None:
+    """The result an earlier attempt committed for this task as planned now (or reused
+    from the cache); a commit for other inputs under the same task id is not it."""
+    return read_marker(spec.work_dir, spec.job_id, task.task_id, task.identity, storage)
 
 
 def commit(spec: JobSpec, result: MapResult, storage: Storage) -> None:
@@ -49,7 +51,7 @@ def commit(spec: JobSpec, result: MapResult, storage: Storage) -> None:
     summary. The marker is the commit; a summary that could not be written only costs a
     reader one request."""
     layout = JobLayout(spec.work_dir, spec.job_id)
-    storage.create(layout.committed_marker(result.task_id), json.dumps(result.to_dict()))
+    storage.create(layout.committed_marker(result.task_id, result.identity), json.dumps(result.to_dict()))
     name = summary_name(result)
     if name:
         try:
@@ -64,7 +66,7 @@ def uncommit(spec: JobSpec, result: MapResult, storage: Storage) -> None:
     name = summary_name(result)
     if name:
         storage.delete(layout.summaries + name)
-    storage.delete(layout.committed_marker(result.task_id))
+    storage.delete(layout.committed_marker(result.task_id, result.identity))
 
 
 def committed_results(spec: JobSpec, tasks, storage: Storage) -> dict[str, MapResult]:
@@ -76,10 +78,11 @@ def committed_results(spec: JobSpec, tasks, storage: Storage) -> dict[str, MapRe
         task_id, _, code = posixpath.basename(f.uri).partition(".")
         if task_id in by_id and task_id not in found:
             result = _from_summary(code, by_id[task_id])
-            if result is not None:
+            if result is not None and result.identity == by_id[task_id].identity:
                 found[task_id] = result
     missing = [task_id for task_id in by_id if task_id not in found]
-    for task_id, result in zip(missing, in_parallel(lambda t: committed_result(spec, t, storage), missing)):
+    for task_id, result in zip(missing, in_parallel(lambda t: committed_result(spec, by_id[t], storage),
+                                                    missing)):
         if result is not None:
             found[task_id] = result
     return {task_id: found[task_id] for task_id in by_id if task_id in found}
@@ -108,7 +111,7 @@ def summary_name(result: MapResult) -> str | None:
         return None
     body = {"s": result.status, "n": [getattr(result, k) for k in _NUMBERS], "t": result.started_at,
             "c": int(result.cold_start), "p": parts, "w": result.worker, "k": result.counters,
-            "h": result.cache_key, "j": result.source_job, "u": result.source_task}
+            "h": result.cache_key, "j": result.source_job, "u": result.source_task, "i": result.identity}
     raw = zlib.compress(json.dumps({k: v for k, v in body.items() if v not in ("", {}, None)},
                                    separators=(",", ":")).encode(), 9)
     name = f"{result.task_id}.{base64.urlsafe_b64encode(raw).rstrip(b'=').decode()}"
@@ -122,7 +125,7 @@ def _from_summary(code: str, task: MapTask) -> MapResult | None:
                          **dict(zip(_NUMBERS, body["n"])), started_at=body["t"], cold_start=bool(body["c"]),
                          parts=_parts(body.get("p") or []),
                          worker=body.get("w", ""), counters=body.get("k", {}), cache_key=body.get("h", ""),
-                         source_job=body.get("j", ""), source_task=body.get("u", ""))
+                         source_job=body.get("j", ""), source_task=body.get("u", ""), identity=body.get("i", ""))
     except (ValueError, KeyError, TypeError, zlib.error):
         return None   # not a summary this engine wrote: the marker is read instead
 

@@ -5,9 +5,10 @@
     <root>/jobs/<job_id>/job.json                  resolved spec
     <root>/jobs/<job_id>/tasks.json                plan: one item per map task
     <root>/jobs/<job_id>/runs/<n>/tasks.json       the map tasks run <n> has to run (AWS reads it)
-    <root>/jobs/<job_id>/intermediate/<task_id>/   <attempt>/ Parquet parts; _COMMITTED (created
-                                                   once, conditionally: lists the winner's parts,
-                                                   or points at another job's: CACHED)
+    <root>/jobs/<job_id>/intermediate/<task_id>/   <attempt>/ Parquet parts; _COMMITTED.<identity>
+                                                   (created once, conditionally: what the task read,
+                                                   and the winner's parts, or a pointer to another
+                                                   job's: CACHED)
     <root>/jobs/_cache/<key>.json                  "cache": the job and task that committed a key
     <root>/jobs/<job_id>/done/<task_id>.<summary>  empty: a committed task's result in its name,
                                                    so one LIST reads a thousand (engine/job/commits.py)
@@ -123,8 +124,10 @@ class JobLayout:
         """The folder of committed tasks' summaries (one LIST reads a thousand)."""
         return join(self.job_dir, "done", "")
 
-    def committed_marker(self, task_id: str) -> str:
-        return join(self.intermediate(task_id), COMMITTED)
+    def committed_marker(self, task_id: str, identity: str) -> str:
+        """The task's commit for what it read (``MapTask.identity``): a re-planned task
+        reading other inputs has another marker, so it never takes this one's parts."""
+        return join(self.intermediate(task_id), f"{COMMITTED}.{identity}")
 
     def reduce_dir(self, round_id: str, partition: int) -> str:
         """Reduce task ``partition``'s folder in one reduce round (R > 1)."""

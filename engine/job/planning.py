@@ -9,6 +9,7 @@ jobs).
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import posixpath
@@ -75,6 +76,15 @@ class MapTask:
     @property
     def bytes(self) -> int:
         return sum(f.size for f in self.inputs)
+
+    @property
+    def identity(self) -> str:
+        """What the task reads, as a short hash: each input's URI, byte range, size and
+        version (ETag, or mtime for a local file). A task's commit is its marker for this
+        identity: a task planned over other inputs (a file added before it shifted the
+        packing, a file rewritten) never reuses it."""
+        raw = json.dumps([f.to_dict() for f in self.inputs], sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(raw.encode()).hexdigest()[:16]
 
     def to_dict(self) -> dict[str, Any]:
         return {"task_id": self.task_id, "inputs": [f.to_dict() for f in self.inputs]}

@@ -37,6 +37,7 @@ class MapResult:
     cache_key: str = ""         # with "cache": what the task's output depends on (engine/job/cache.py)
     source_job: str = ""        # CACHED: the job and task whose parts these are
     source_task: str = ""
+    identity: str = ""          # the task's MapTask.identity: what it read
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

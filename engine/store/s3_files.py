@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Iterator
 
-from ..errors import CommitConflict, PermanentStorageError, StorageError
+from ..errors import CommitConflict, InputChangedError, PermanentStorageError, StorageError
 from .failures import classify, precondition_failed
 from .local_files import copy_stream
 from .uris import FileInfo, join, s3_uri, split_s3
@@ -75,20 +75,31 @@ class S3Files:
         body = self._call("read", uri, self.client.get_object, Bucket=bucket, Key=key)["Body"]
         return body.read()
 
-    def read_range(self, uri: str, start: int, end: int) -> bytes:
+    def _read_call(self, what: str, uri: str, etag: str | None, fn, *args, **kwargs):
+        """A read conditional on ``etag`` (S3 If-Match) when given: InputChangedError if
+        the object is another version now."""
+        try:
+            return fn(*args, **kwargs)
+        except Exception as exc:
+            if etag and precondition_failed(exc):
+                raise InputChangedError(f"{uri} changed since the job was planned (its ETag is no longer "
+                                        f"{etag}); run the job again to plan it anew") from None
+            raise classify(f"{what} {uri}", exc) from exc
+
+    def read_range(self, uri: str, start: int, end: int, etag: str | None = None) -> bytes:
         if end <= start:
             return b""
         bucket, key = split_s3(uri)
-        return self._call("read", uri, self.client.get_object, Bucket=bucket, Key=key,
-                          Range=f"bytes={start}-{end - 1}")["Body"].read()
+        return self._read_call("read", uri, etag, self.client.get_object, Bucket=bucket, Key=key,
+                               Range=f"bytes={start}-{end - 1}", **_if_match(etag))["Body"].read()
 
-    def copy_range(self, uri: str, start: int, end: int, out) -> None:
+    def copy_range(self, uri: str, start: int, end: int, out, etag: str | None = None) -> None:
         """One ranged GET, streamed into ``out``: a split never holds its range in memory."""
         if end <= start:
             return
         bucket, key = split_s3(uri)
-        body = self._call("read", uri, self.client.get_object, Bucket=bucket, Key=key,
-                          Range=f"bytes={start}-{end - 1}")["Body"]
+        body = self._read_call("read", uri, etag, self.client.get_object, Bucket=bucket, Key=key,
+                               Range=f"bytes={start}-{end - 1}", **_if_match(etag))["Body"]
         try:
             copy_stream(body, out, end - start)
         except Exception as exc:
@@ -127,10 +138,21 @@ class S3Files:
                 raise CommitConflict(f"{uri} was written by another writer first") from None
             raise classify(f"write {uri}", exc) from exc
 
-    def download(self, uri: str, local_path: str) -> None:
+    def download(self, uri: str, local_path: str, etag: str | None = None) -> None:
+        """boto3's parallel transfer; with ``etag``, one GET conditional on it, streamed to
+        disk (the transfer manager takes no If-Match), as a split's range is."""
         bucket, key = split_s3(uri)
         Path(local_path).parent.mkdir(parents=True, exist_ok=True)
-        self._call("download", uri, self.client.download_file, bucket, key, local_path)
+        if not etag:
+            self._call("download", uri, self.client.download_file, bucket, key, local_path)
+            return
+        got = self._read_call("download", uri, etag, self.client.get_object, Bucket=bucket, Key=key,
+                              **_if_match(etag))
+        try:
+            with open(local_path, "wb") as out:
+                copy_stream(got["Body"], out, got["ContentLength"])
+        except Exception as exc:
+            raise classify(f"download {uri}", exc) from exc
 
     def upload(self, local_path: str, uri: str) -> None:
         bucket, key = split_s3(uri)
@@ -166,3 +188,7 @@ class S3Files:
 
     def delete_prefix(self, prefix: str) -> None:
         self.delete_many([f.uri for f in self.list(prefix)])
+
+
+def _if_match(etag: str | None) -> dict:
+    return {"IfMatch": etag if etag.startswith('"') else f'"{etag}"'} if etag else {}

@@ -41,13 +41,19 @@ class Storage:
     def read_bytes(self, uri: str) -> bytes:
         return self._for(uri).read_bytes(uri)
 
-    def read_range(self, uri: str, start: int, end: int) -> bytes:
-        """Bytes [start, end) of a file or object (fewer at its end)."""
+    def read_range(self, uri: str, start: int, end: int, etag: str | None = None) -> bytes:
+        """Bytes [start, end) of a file or object (fewer at its end); with ``etag``, of that
+        version of an S3 object only (InputChangedError otherwise; engine/store/pinned.py)."""
+        if etag and is_s3(uri):
+            return self.s3.read_range(uri, start, end, etag)
         return self._for(uri).read_range(uri, start, end)
 
-    def copy_range(self, uri: str, start: int, end: int, out) -> None:
+    def copy_range(self, uri: str, start: int, end: int, out, etag: str | None = None) -> None:
         """Write bytes [start, end) of a file or object into the open binary file ``out``."""
-        self._for(uri).copy_range(uri, start, end, out)
+        if etag and is_s3(uri):
+            self.s3.copy_range(uri, start, end, out, etag)
+        else:
+            self._for(uri).copy_range(uri, start, end, out)
 
     def read_text(self, uri: str) -> str:
         return self.read_bytes(uri).decode("utf-8")
@@ -58,8 +64,11 @@ class Storage:
     def write_text(self, uri: str, text: str) -> None:
         self.write_bytes(uri, text.encode("utf-8"))
 
-    def download(self, uri: str, local_path: str) -> None:
-        self._for(uri).download(uri, local_path)
+    def download(self, uri: str, local_path: str, etag: str | None = None) -> None:
+        if etag and is_s3(uri):
+            self.s3.download(uri, local_path, etag)
+        else:
+            self._for(uri).download(uri, local_path)
 
     def upload(self, local_path: str, uri: str) -> None:
         self._for(uri).upload(local_path, uri)

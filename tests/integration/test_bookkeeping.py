@@ -34,7 +34,8 @@ def committed_job(bucket: str, n: int, storage: Storage, name: str,
     layout = JobLayout(spec.work_dir, spec.job_id)
     results = [MapResult(task_id=t.task_id, status="SUCCEEDED", inputs=t.input_uris, rows_in=10 + i, rows_out=i,
                          rejected=i % 3, bytes_in=100 + i, bytes_out=50, duration_ms=1000 + i, cold_start=i == 0,
-                         started_at=1.8e9 + i, parts=[f"a{i:011d}/part-00000.snappy.parquet"], attempts=1 + i % 2)
+                         started_at=1.8e9 + i, parts=[f"a{i:011d}/part-00000.snappy.parquet"], attempts=1 + i % 2,
+                         identity=t.identity)
                for i, t in enumerate(tasks)]
     if not direct:
         for result in results:
@@ -44,7 +45,7 @@ def committed_job(bucket: str, n: int, storage: Storage, name: str,
 
     backend = s3_backends["123456789012"]["aws"]
     for result in results:
-        backend.put_object(bucket, split_s3(layout.committed_marker(result.task_id))[1],
+        backend.put_object(bucket, split_s3(layout.committed_marker(result.task_id, result.identity))[1],
                            json.dumps(result.to_dict()).encode())
         backend.put_object(bucket, split_s3(layout.summaries + summary_name(result))[1], b"")
     return spec, tasks

@@ -60,7 +60,8 @@ def assert_intermediates_are_exactly_the_committed_parts(tmp_path: Path) -> None
     """Every part a marker lists is there, and the winning attempt's folder holds nothing
     else (a killed attempt's files stay in its own folder, which no reader looks at)."""
     for task_dir in (job_dir(tmp_path) / "intermediate").iterdir():
-        marker = json.loads((task_dir / "_COMMITTED").read_text())
+        [marker_file] = task_dir.glob("_COMMITTED.*")
+        marker = json.loads(marker_file.read_text())
         [winner] = {p.split("/")[0] for p in marker["parts"]}
         assert sorted(f"{winner}/{p.name}" for p in (task_dir / winner).iterdir()) == sorted(marker["parts"])
 
@@ -91,7 +92,7 @@ def test_a_run_killed_at_a_point_leaves_no_output_and_a_rerun_finishes_it(sample
     assert first.returncode == 1, first.stdout + first.stderr
     assert "WorkerDiedError" in first.stdout
     assert not (tmp_path / "out").exists()          # nothing published, not even in part
-    committed = sorted(p.parent.name for p in job_dir(tmp_path).glob("intermediate/*/_COMMITTED"))
+    committed = sorted(p.parent.name for p in job_dir(tmp_path).glob("intermediate/*/_COMMITTED.*"))
     # t00000 may die with t00001's worker (a task per core on threads); it is then re-run
     # alone, uncharged, and commits: only the task that kills a worker by itself fails.
     assert committed == (["t00000", "t00002"] if point.startswith("map.") else ["t00000", "t00001", "t00002"])
@@ -175,10 +176,10 @@ def s3_counts(s3, bucket: str) -> dict[str, int]:
 def s3_committed_parts_exist(s3, bucket: str) -> None:
     keys = {o["Key"] for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix="jobs/")
             for o in page.get("Contents", [])}
-    markers = [k for k in keys if "/intermediate/" in k and k.endswith("/_COMMITTED")]
+    markers = [k for k in keys if "/intermediate/" in k and "/_COMMITTED." in k]
     assert len(markers) == 3
     for key in markers:
-        folder = key[: -len("_COMMITTED")]
+        folder = key[: key.rindex("/") + 1]
         for part in json.loads(s3.get_object(Bucket=bucket, Key=key)["Body"].read())["parts"]:
             assert folder + part in keys
 

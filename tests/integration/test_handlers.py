@@ -12,6 +12,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from engine.job.planning import MapTask
 from tests.lambda_context import LambdaContext
 from tests.oracles import word_counts
 
@@ -118,7 +119,8 @@ def test_handlers_chain_from_an_s3_event_to_status(deployed, s3, spark, captured
                for t in tasks]
     assert [r["status"] for r in results] == ["SUCCEEDED"] * len(tasks)
     for t in tasks:
-        s3.head_object(Bucket=bucket, Key=f"jobs/{job_id}/intermediate/{t['task_id']}/_COMMITTED")
+        identity = MapTask.from_dict(t).identity
+        s3.head_object(Bucket=bucket, Key=f"jobs/{job_id}/intermediate/{t['task_id']}/_COMMITTED.{identity}")
     reduced = reducer.handler(event("reducer.json", JOB_ID=job_id, BUCKET=bucket), context("reducer"))
     status = finalize.handler(event("finalize_after_reduce.json", JOB_ID=job_id, BUCKET=bucket,
                                     REDUCE_RESULT=reduced), context("finalize"))

@@ -94,10 +94,10 @@ def test_a_late_map_attempt_never_removes_the_committed_one(spark, samples, tmp_
     assert fast.status == "SUCCEEDED" and slow.status == "SKIPPED"
     assert slow.parts == fast.parts and slow.rows_out == fast.rows_out
     layout = JobLayout(spec.work_dir, spec.job_id)
-    marker = json.loads(storage.read_text(layout.committed_marker(task.task_id)))
+    marker = json.loads(storage.read_text(layout.committed_marker(task.task_id, task.identity)))
     assert marker["parts"] == fast.parts
     # Only the winner's parts remain: the late attempt removed its own folder, nothing else.
-    assert files_under(storage, layout.intermediate(task.task_id)) == sorted(["_COMMITTED", *fast.parts])
+    assert files_under(storage, layout.intermediate(task.task_id)) == sorted([f"_COMMITTED.{task.identity}", *fast.parts])
     # And they hold the file's word counts (compared with plain Python).
     counts: dict[str, int] = {}
     for part in marker["parts"]:

@@ -55,7 +55,7 @@ def test_word_count_is_the_same_with_1_3_and_7_reducers(samples, tmp_path, reduc
     assert sum(p.rows_out for p in status.partitions) == status.reduce.rows_out == len(expected)
     assert [e["event"] for e in events].count("partition_done") == reducers
     # Each map task wrote a file per bucket, and its marker lists them.
-    for marker in Path(spec.work_dir).glob("jobs/*/intermediate/*/_COMMITTED"):
+    for marker in Path(spec.work_dir).glob("jobs/*/intermediate/*/_COMMITTED.*"):
         parts = json.loads(marker.read_text())["parts"]
         assert sorted(int(re.search(r"bucket-(\d+)-", p)[1]) for p in parts) == list(range(reducers))
 

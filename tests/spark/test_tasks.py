@@ -11,7 +11,7 @@ import pytest
 from engine.errors import RejectedRecordsError
 from engine.job.commits import committed_result, uncommit
 from engine.job.layout import JobLayout
-from engine.job.planning import plan_job
+from engine.job.planning import load_tasks, plan_job
 from engine.job.spec import load_manifest
 from engine.store.storage import Storage
 from engine.tasks import run_map_task
@@ -80,7 +80,7 @@ def test_map_task_commits_last_and_is_idempotent(samples, tmp_path):
     task = plan_job(spec).tasks[0]
     layout = JobLayout(spec.work_dir, spec.job_id)
     first = run_map_task(spec, task)
-    marker = json.loads(open(layout.committed_marker(task.task_id)).read())
+    marker = json.loads(open(layout.committed_marker(task.task_id, task.identity)).read())
     assert marker["parts"] == first.parts and first.status == "SUCCEEDED"
 
     assert run_map_task(spec, task).status == "SKIPPED"          # committed: not run again
@@ -88,13 +88,13 @@ def test_map_task_commits_last_and_is_idempotent(samples, tmp_path):
     # An attempt that died before committing left files in its own folder; a new attempt
     # writes to a folder of its own, and its marker lists only its own parts.
     storage = Storage()
-    storage.delete(layout.committed_marker(task.task_id))
+    storage.delete(layout.committed_marker(task.task_id, task.identity))
     storage.write_text(layout.part(task.task_id, "deadattempt/part-99999-stray.parquet"), "half written")
     again = run_map_task(spec, task)
     assert again.status == "SUCCEEDED" and again.rows_out == first.rows_out
     folders = {p.split("/")[0] for p in again.parts}
     assert len(folders) == 1 and folders.isdisjoint({"deadattempt", *(p.split("/")[0] for p in first.parts)})
-    marker = json.loads(open(layout.committed_marker(task.task_id)).read())
+    marker = json.loads(open(layout.committed_marker(task.task_id, task.identity)).read())
     assert marker["parts"] == again.parts
     assert storage.read_text(layout.part(task.task_id, "deadattempt/part-99999-stray.parquet")) == "half written"
 
@@ -109,7 +109,7 @@ def test_too_many_rejects_fail_fast_and_commit_nothing(tmp_path):
     message = str(info.value)
     assert "rejected 2 of 3 records" in message and str(src) in message and "at line 2" in message
     layout = JobLayout(spec.work_dir, spec.job_id)
-    assert not Storage().exists(layout.committed_marker(task.task_id))
+    assert not Storage().exists(layout.committed_marker(task.task_id, task.identity))
 
 
 def test_user_error_is_not_retried_and_below_min_success_the_job_fails(samples, tmp_path):
@@ -174,8 +174,9 @@ def test_resume_runs_only_uncommitted_tasks(samples, tmp_path):
     first_output = sorted(open(tmp_path / "out" / f).read() for f in first.reduce.files)
     layout = JobLayout(spec.work_dir, spec.job_id)
     # As if that task had died before committing: neither its marker nor its summary.
-    uncommit(spec, committed_result(spec, "t00001", Storage()), Storage())
-    assert not os.path.exists(layout.committed_marker("t00001")) and not any(
+    task = load_tasks(spec, Storage())[1]
+    uncommit(spec, committed_result(spec, task, Storage()), Storage())
+    assert not os.path.exists(layout.committed_marker("t00001", task.identity)) and not any(
         n.startswith("t00001.") for n in os.listdir(layout.summaries))
     second, _, events = run_local(manifest, tmp_path)
     started = [e["task_id"] for e in events if e["event"] == "task_started"]

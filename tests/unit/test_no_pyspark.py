@@ -58,7 +58,7 @@ save_plan(plan, storage)
 [task] = plan.tasks
 commit(spec, MapResult(task_id=task.task_id, status="SUCCEEDED", inputs=task.input_uris, rows_in=1, rows_out=1,
        rejected=0, bytes_in=1, bytes_out=1, duration_ms=1, cold_start=False, started_at=0.0,
-       parts=[f"a/{part_name(0, '.parquet', b)}" for b in (0, 1)]), storage)
+       parts=[f"a/{part_name(0, '.parquet', b)}" for b in (0, 1)], identity=task.identity), storage)
 event = {"job_id": spec.job_id, "job": JobLayout(d, spec.job_id).job_json}
 reduce_plan = plan_reduce_event(event, storage)
 assert (reduce_plan["partitions"], reduce_plan["items"]) == (2, [0, 1]), reduce_plan

@@ -31,7 +31,8 @@ def job(tmp_path, reducers=3, **fields) -> tuple[JobSpec, list[MapTask]]:
 def result(task: MapTask, buckets: list[int], bytes_out: int = 100) -> MapResult:
     return MapResult(task_id=task.task_id, status="SUCCEEDED", inputs=task.input_uris, rows_in=5, rows_out=5,
                      rejected=0, bytes_in=task.bytes, bytes_out=bytes_out, duration_ms=10, cold_start=False,
-                     started_at=1.8e9, parts=[f"a{task.task_id}/{part_name(0, '.snappy.parquet', b)}" for b in buckets])
+                     started_at=1.8e9, parts=[f"a{task.task_id}/{part_name(0, '.snappy.parquet', b)}" for b in buckets],
+                     identity=task.identity)
 
 
 def reduced(partition: int) -> ReduceResult:
@@ -45,7 +46,7 @@ def test_a_bucketed_tasks_summary_rebuilds_its_parts(tmp_path):
     written = result(tasks[0], [0, 2, 63])
     assert summary_name(written) is not None
     commit(spec, written, storage)
-    (tmp_path / "work" / "jobs" / spec.job_id / "intermediate" / "t00000" / "_COMMITTED").unlink()  # summary only
+    (tmp_path / "work" / "jobs" / spec.job_id / "intermediate" / "t00000" / f"_COMMITTED.{tasks[0].identity}").unlink()  # summary only
     assert committed_results(spec, tasks, storage)["t00000"].parts == written.parts
 
 
