@@ -344,3 +344,12 @@ class FillsTmp(SplitWords):
             fh.flush()
             os.fsync(fh.fileno())
         return super().map(df, ctx)
+
+
+class PassThrough(Mapper):
+    """Every row as the reader gives it (the manifest sets the format, schema and options)."""
+
+    output_format = "parquet"
+
+    def map(self, df, ctx):
+        return df

@@ -63,6 +63,7 @@ def overrides_from(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
+    from ..store.splits import split_blocker
     from .validate import validate_manifest
 
     spec, problems, found = validate_manifest(args.manifest, overrides_from(args),
@@ -70,7 +71,8 @@ def cmd_validate(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps({"manifest": args.manifest, "valid": not problems,
                           "problems": [{"field": p.field, "reason": p.reason} for p in problems],
-                          "job_id": spec.job_id if spec else None, "input_files": found}))
+                          "job_id": spec.job_id if spec else None, "input_files": found,
+                          "not_split_because": split_blocker(spec.input.format, spec.input.options) if spec else None}))
         return EXIT_INVALID if problems else EXIT_OK
     if problems:
         print(f"{args.manifest}: {len(problems)} problem{'s' * (len(problems) != 1)}")
@@ -80,6 +82,9 @@ def cmd_validate(args: argparse.Namespace) -> int:
     reducers = f", reducers {spec.reducers}" if spec.reducers != 1 else ""
     print(f"{args.manifest}: valid. job {spec.job_id}, mode {spec.mode}{reducers}, {found} input files, "
           f"output {spec.output.path} ({spec.output.format})")
+    blocker = split_blocker(spec.input.format, spec.input.options)
+    if blocker:
+        print(f"  large inputs are read whole, not split into ranges: {blocker}")
     return EXIT_OK
 
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import os
 
+from ..store.splits import csv_header
+
 INPUT_FORMATS = ("jsonl", "json", "csv", "parquet", "text", "binary")
 OUTPUT_FORMATS = ("parquet", "json", "csv")
 # A column a reader may add: rows where it is not null are rejected records.
@@ -114,14 +116,15 @@ def read_files(spark, paths: list[str], fmt: str, schema=None, options: dict | N
     staged, paths = paths, spark_paths(paths)
     reader = spark.read
     if fmt in ("jsonl", "json"):
-        reader = reader.options(mode="PERMISSIVE", columnNameOfCorruptRecord=CORRUPT_COLUMN,
-                                multiLine=str(fmt == "json").lower(), **options)
+        reader = reader.options(**{**options, "mode": "PERMISSIVE", "columnNameOfCorruptRecord": CORRUPT_COLUMN,
+                                   "multiLine": str(fmt == "json").lower()})
         if schema is not None:
             reader = reader.schema(with_corrupt_column(schema))
         return reader.json(paths)
     if fmt == "csv":
-        reader = reader.options(header="true", mode="PERMISSIVE",
-                                columnNameOfCorruptRecord=CORRUPT_COLUMN, **options)
+        # header: the engine's default is a header line (splits.csv_header), a manifest may say no.
+        reader = reader.options(**{**options, "header": str(csv_header(options)).lower(), "mode": "PERMISSIVE",
+                                   "columnNameOfCorruptRecord": CORRUPT_COLUMN})
         if schema is not None:
             reader = reader.schema(with_corrupt_column(schema))
         else:
@@ -133,7 +136,12 @@ def read_files(spark, paths: list[str], fmt: str, schema=None, options: dict | N
             reader = reader.schema(schema)
         return reader.parquet(*paths)
     if fmt == "text":
-        return reader.options(**options).text(paths)
+        # text() passes its own wholetext and lineSep, over any set as options: hand them to it.
+        lowered = {k.lower(): k for k in options}
+        wholetext = str(options.pop(lowered["wholetext"], "false")).strip().lower() == "true" \
+            if "wholetext" in lowered else False
+        line_sep = options.pop(lowered["linesep"]) if "linesep" in lowered else None
+        return reader.options(**options).text(paths, wholetext=wholetext, lineSep=line_sep)
     return _binary(reader.format("binaryFile").options(**options).load(paths), staged, names)
 
 

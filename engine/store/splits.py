@@ -24,10 +24,38 @@ _COMPRESSED = (".gz", ".bz2", ".zst", ".snappy", ".lz4", ".deflate", ".zip", ".x
 _PROBE = 64 * 1024   # bytes read at a time while looking for the end of a line
 
 
-def splittable(uri: str, fmt: str | None) -> bool:
+# Encodings in which every byte 0x0A is a newline and nothing else (ASCII-compatible, one
+# byte a character, or UTF-8): a range cut after a newline byte cuts between lines.
+_NEWLINE_SAFE_ENCODINGS = {"utf-8", "utf8", "us-ascii", "ascii", "iso-8859-1", "latin1", "latin-1",
+                           "iso-8859-15", "cp1252", "windows-1252"}
+
+
+def csv_header(options: dict | None) -> bool:
+    """Whether a CSV is read with a header line: the engine's reader default is yes."""
+    return str((options or {}).get("header", "true")).strip().lower() == "true"
+
+
+def split_blocker(fmt: str | None, options: dict | None) -> str | None:
+    """Why files read with these reader options cannot be cut into line ranges (each is
+    then read whole), or None. One rule for the planner, ``lmr validate`` and a task."""
+    if fmt not in LINE_FORMATS:
+        return None
+    opts = {str(k).lower(): str(v) for k, v in (options or {}).items()}
+    if fmt == "text" and opts.get("wholetext", "false").strip().lower() == "true":
+        return "wholetext reads each file as one row"
+    sep = opts.get("linesep")
+    if sep is not None and sep not in ("\n", "\r\n"):
+        return f"lineSep {sep!r}: ranges are cut after newlines, not after {sep!r}"
+    encoding = (opts.get("encoding") or opts.get("charset") or "").strip().lower().replace("_", "-")
+    if encoding and encoding not in _NEWLINE_SAFE_ENCODINGS:
+        return f"encoding {encoding!r}: a newline byte may sit inside a character"
+    return None
+
+
+def splittable(uri: str, fmt: str | None, options: dict | None = None) -> bool:
     if fmt == "parquet":
         return True
-    return fmt in LINE_FORMATS and not uri.lower().endswith(_COMPRESSED)
+    return fmt in LINE_FORMATS and not uri.lower().endswith(_COMPRESSED) and split_blocker(fmt, options) is None
 
 
 def split_file(f, split_bytes: int) -> list:
