@@ -34,6 +34,7 @@ from .job.spec import MAPPER_AND_REDUCER, MAPPER_ONLY, REDUCER_ONLY, JobSpec, pa
 from .spark.rejects import collect_rejects
 from .spark.session import platform_failure
 from .store.publish import check_destination, publish
+from .store.splits import csv_header, split_blocker
 from .store.staging import stage, stage_inputs
 from .store.storage import Storage
 from .store.uris import basename, join
@@ -93,6 +94,10 @@ def _map(spec: JobSpec, task: MapTask, storage: Storage, attempt_no: int) -> Map
     prior = committed_result(spec, task, storage)
     if prior is not None:
         return prior.skipped()
+    if spec.cache:   # where the planner could not (a coordinator without pyspark has another key)
+        found = cache.lookup(spec, task, storage)
+        if found is not None:
+            return cache.reuse(spec, task, *found, storage)
     layout = JobLayout(spec.work_dir, spec.job_id)
     logger = task_logger(spec.job_id, task.task_id, task.input_uris)
     key = cache.task_key(spec, task) if spec.cache else ""
@@ -121,7 +126,13 @@ def _map(spec: JobSpec, task: MapTask, storage: Storage, attempt_no: int) -> Map
     out_format = (spec.output.format or mapper.output_format) if spec.mode == MAPPER_ONLY else "parquet"
 
     with tempfile.TemporaryDirectory(prefix=f"lmr-{task.task_id}-") as scratch:
-        header = mapper.input_format == "csv" and str(mapper.read_options.get("header", "")).lower() == "true"
+        header = mapper.input_format == "csv" and csv_header(mapper.read_options)
+        blocker = split_blocker(mapper.input_format, mapper.read_options)
+        if blocker and any(f.is_split for f in task.inputs):
+            raise UserCodeError(
+                f"task {task.task_id} holds a byte range of {task.inputs[0].uri}, but the Mapper reads with "
+                f"{blocker}; set that option in the manifest's input.options (the planner then reads each file "
+                "whole) or split_bytes above the file's size")
         local, offsets = stage_inputs(storage, list(task.inputs), os.path.join(scratch, "in"),
                                       mapper.input_format, header)
         spark = session.get_spark(spec.spark_conf)

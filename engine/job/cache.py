@@ -25,7 +25,7 @@ from dataclasses import replace
 from ..errors import CommitConflict
 from ..store.storage import Storage
 from .commits import commit, read_marker
-from .fingerprints import digest, engine_fingerprint
+from .fingerprints import digest, engine_fingerprint, runtime_fingerprint
 from .layout import JobLayout
 from .partitions import bucket_count
 from .planning import MapTask
@@ -39,6 +39,9 @@ def task_key(spec: JobSpec, task: MapTask) -> str:
     """What the task's output depends on, as one hash."""
     settings = {
         "engine": engine_fingerprint(),
+        # Python, pyspark, pyarrow, Java: a coordinator without pyspark computes another key
+        # than its mapper Lambdas, so there a task looks itself up (engine/tasks.py).
+        "runtime": runtime_fingerprint(),
         "mode": spec.mode,
         "mapper": spec.mapper,
         "mapper_source": spec.code.get("mapper", ""),

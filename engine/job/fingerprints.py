@@ -3,25 +3,33 @@ cannot import job modules). They are part of the job's id, so that changed code 
 new job, and of a map task's cache key (engine/job/cache.py).
 
 - ``mapper``: the Mapper's module, less the Reducer classes defined there, so that
-  editing only a Reducer keeps the map tasks' key (and so does using another one).
-- ``combiner``: the Reducer's ``combine`` method and ``partition_by`` (they shape what a
-  map task writes: the combiner's partials, in hash buckets of those columns).
-- ``reducer``: the Reducer's whole module.
+  editing only a Reducer keeps the map tasks' key (and so does using another one), plus
+  every module of the same package it imports (helpers), transitively.
+- ``combiner``: for a Reducer with a ``combine`` or ``partition_by`` (they shape what a
+  map task writes), its whole module and the package modules it imports: ``combine`` may
+  use what ``setup`` made and any helper. "" for a plain Reducer.
+- ``reducer``: the Reducer's whole module and the package modules it imports.
 
-Code the module imports from elsewhere is not read: a manifest's ``cache_version`` says
-when that changed. Importable without pyspark.
+Code from other packages (pip-installed libraries) is not read: a manifest's
+``cache_version`` says when that changed; the engine's own source and the versions of
+Python, pyspark, pyarrow and Java are in the cache key (engine/job/cache.py). Importable
+without pyspark.
 """
 
 from __future__ import annotations
 
 import ast
 import hashlib
+import importlib.util
 import os
+import shutil
+import sys
 from functools import cache
 
-from .loading import class_node, module_source
+from .loading import class_node, job_packages, module_source
 
-_ENGINE_DIR = os.path.dirname(os.path.abspath(__file__))
+# The whole engine package (readers, splits, tasks ... shape a task's output, not only job/).
+_ENGINE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def digest(*parts: str) -> str:
@@ -38,9 +46,9 @@ def code_fingerprints(mapper: str | None, reducer: str | None) -> dict[str, str]
     out: dict[str, str] = {}
     try:
         if mapper:
-            out["mapper"] = digest(mapper, _mapper_source(mapper))
+            out["mapper"] = digest(mapper, _mapper_source(mapper), *_imported_sources(mapper))
         if reducer:
-            out["reducer"] = digest(reducer, module_source(reducer)[1])
+            out["reducer"] = digest(reducer, module_source(reducer)[1], *_imported_sources(reducer))
             out["combiner"] = digest(_combiner_source(reducer))
     except (ValueError, SyntaxError):
         pass
@@ -67,20 +75,84 @@ def _base_name(base: ast.expr) -> str:
 
 
 def _combiner_source(reducer: str) -> str:
-    """The source of the Reducer's own ``combine`` and ``partition_by``, "" when it has
-    neither. A Reducer that
-    inherits from a class of its own counts its whole module (it may inherit one)."""
+    """What can shape a map task's output on the Reducer's side: "" for a plain Reducer
+    (no ``combine``, no ``partition_by``, only ``Reducer`` as its base); else its whole
+    module and the package modules it imports (``combine`` may use ``setup``'s objects
+    and any helper; a Reducer with another base may inherit a ``combine``)."""
     origin, source = module_source(reducer)
     node = class_node(ast.parse(source, origin), reducer.split(":")[1])
-    if node is None:
-        return source
-    shaping = [ast.get_source_segment(source, item) or source for item in node.body
-               if isinstance(item, (ast.FunctionDef, ast.AsyncFunctionDef)) and item.name == "combine"
-               or _assigns(item, "partition_by")]
-    if shaping:
-        return "\n".join(shaping)
-    plain = all(_base_name(b) == "Reducer" for b in node.bases)
-    return "" if plain else source
+    if node is not None and all(_base_name(b) == "Reducer" for b in node.bases) and not any(
+            isinstance(item, (ast.FunctionDef, ast.AsyncFunctionDef)) and item.name == "combine"
+            or _assigns(item, "partition_by") for item in node.body):
+        return ""
+    return "\n".join([source, *_imported_sources(reducer)])
+
+
+def _imported_sources(ref: str, limit: int = 200) -> list[str]:
+    """The sources of the job-package modules (``ref``'s own package and the allowed job
+    packages: user code, not libraries) that ``ref``'s module imports, transitively (at
+    most ``limit``), in a stable order."""
+    start = ref.split(":", 1)[0]
+    packages = {start.split(".")[0], *(p.split(".")[0] for p in job_packages())}
+    seen, todo, out = {start}, [start], []
+    while todo and len(seen) <= limit:
+        name = todo.pop()
+        origin = _module_file(name)
+        if origin is None:
+            continue   # a name imported from a module, not a module
+        try:
+            with open(origin, encoding="utf-8") as fh:
+                source = fh.read()
+            tree = ast.parse(source, origin)
+        except (OSError, SyntaxError, ValueError):
+            continue
+        if name != start:
+            out.append(f"{name}\n{source}")
+        for imported in _imports(tree, name, origin):
+            if imported.split(".")[0] in packages and imported not in seen:
+                seen.add(imported)
+                todo.append(imported)
+    return sorted(out)
+
+
+def _module_file(name: str) -> str | None:
+    """The file of module ``name`` inside its top-level package's folder, found without
+    importing anything below the package (a job module imports pyspark)."""
+    top, *rest = name.split(".")
+    try:
+        spec = importlib.util.find_spec(top)
+    except (ImportError, ValueError):
+        return None
+    if spec is None or not spec.submodule_search_locations:
+        return spec.origin if spec and spec.origin and spec.origin.endswith(".py") and not rest else None
+    for folder in spec.submodule_search_locations:
+        base = os.path.join(folder, *rest)
+        for candidate in (base + ".py", os.path.join(base, "__init__.py")) if rest else (
+                os.path.join(folder, "__init__.py"),):
+            if os.path.isfile(candidate):
+                return candidate
+    return None
+
+
+def _imports(tree: ast.Module, module: str, origin: str) -> list[str]:
+    """Modules a module imports (``import a.b``, ``from a.b import c`` as ``a.b`` and
+    ``a.b.c``, relative imports resolved against ``module``)."""
+    is_package = os.path.basename(origin) == "__init__.py"
+    parent = module if is_package else module.rpartition(".")[0]
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found += [a.name for a in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                anchor = parent.split(".") if parent else []
+                anchor = anchor[:len(anchor) - (node.level - 1)] if node.level > 1 else anchor
+                base = ".".join([*anchor, *([base] if base else [])])
+            if base:
+                found.append(base)
+                found += [f"{base}.{a.name}" for a in node.names if a.name != "*"]
+    return found
 
 
 def _assigns(node: ast.stmt, name: str) -> bool:
@@ -95,8 +167,31 @@ def engine_fingerprint() -> str:
     for folder, dirs, names in os.walk(_ENGINE_DIR):
         dirs[:] = sorted(d for d in dirs if not d.startswith((".", "__")))
         for name in sorted(names):
-            if name.endswith(".py"):
+            if name.endswith((".py", ".properties")):
                 path = os.path.join(folder, name)
                 with open(path, encoding="utf-8") as fh:
                     files += [os.path.relpath(path, _ENGINE_DIR), fh.read()]
     return digest(*files)
+
+
+@cache
+def runtime_fingerprint() -> str:
+    """The versions that can change a task's output besides the code: Python, pyspark,
+    pyarrow (as installed here; "none" where not) and Java (its ``release`` file). Read
+    without importing pyspark or starting a JVM."""
+    from importlib import metadata
+
+    versions = [sys.version.split()[0]]
+    for name in ("pyspark", "pyarrow"):
+        try:
+            versions.append(f"{name}={metadata.version(name)}")
+        except metadata.PackageNotFoundError:
+            versions.append(f"{name}=none")
+    java = os.environ.get("JAVA_HOME") or os.path.dirname(os.path.dirname(os.path.realpath(
+        shutil.which("java") or "/nonexistent/bin/java")))
+    try:
+        with open(os.path.join(java, "release"), encoding="utf-8") as fh:
+            versions.append(next((line.strip() for line in fh if line.startswith("JAVA_VERSION=")), "java=?"))
+    except OSError:
+        versions.append("java=none")
+    return digest(*versions)

@@ -75,22 +75,44 @@ def test_editing_the_mapper_or_what_it_uses_changes_its_hash(module, edit):
     assert after["mapper"] != before["mapper"]
 
 
-def test_the_combiner_hash_follows_only_combine(module):
-    plain = module(SOURCE)
-    combining = SOURCE.replace('''class Count(Reducer):
+COMBINING = SOURCE.replace('''class Count(Reducer):
 ''', '''class Count(Reducer):
+    def setup(self, ctx):
+        self.weight = 1
+
     def combine(self, df, ctx):
         return df.groupBy("word").count()
 
 ''')
-    with_combine = module(combining)
-    assert with_combine["combiner"] != plain["combiner"]
-    edited_reduce = module(combining.replace('return df.groupBy("word").count()\n\n\nclass Other',
-                                             'return df.groupBy("word").count().limit(3)\n\n\nclass Other'))
-    assert edited_reduce["combiner"] == with_combine["combiner"]
-    edited_combine = module(combining.replace('def combine(self, df, ctx):\n        return df.groupBy("word").count()',
-                                              'def combine(self, df, ctx):\n        return df.groupBy("word").count().limit(9)'))
-    assert edited_combine["combiner"] != with_combine["combiner"]
+
+
+def test_a_plain_reducer_shapes_no_map_output(module):
+    plain = module(SOURCE)
+    assert plain["combiner"] == module(SOURCE.replace('groupBy("word").count()', 'distinct()'))["combiner"]
+    assert module(COMBINING)["combiner"] != plain["combiner"]
+
+
+@pytest.mark.parametrize("edit", [
+    ('def combine(self, df, ctx):\n        return df.groupBy("word").count()',
+     'def combine(self, df, ctx):\n        return df.groupBy("word").count().limit(9)'),   # combine itself
+    ("self.weight = 1", "self.weight = 1000"),             # setup, whose objects combine may use
+    ("LIMIT = 10", "LIMIT = 11"),                           # a module constant or helper
+])
+def test_with_a_combiner_what_combine_may_use_changes_the_combiner_hash(module, edit):
+    """Editing only setup (a weight from 1 to 1000) must not reuse map tasks: when in
+    doubt, miss. (Editing reduce of a combining Reducer misses too.)"""
+    before = module(COMBINING)
+    assert module(COMBINING.replace(*edit))["combiner"] != before["combiner"]
+
+
+def test_a_helper_module_of_the_job_package_is_in_the_hashes(module, tmp_path):
+    helper = tmp_path / PACKAGE / "helpers.py"
+    helper.write_text("def clean(df):\n    return df\n")
+    source = SOURCE.replace("def clean(df):\n    return df\n", f"from {PACKAGE}.helpers import clean\n")
+    before = module(source)
+    helper.write_text("def clean(df):\n    return df.dropna()\n")
+    after = module(source)
+    assert after["mapper"] != before["mapper"] and after["reducer"] != before["reducer"]
 
 
 def test_changed_code_is_a_new_job(module, tmp_path):
@@ -115,5 +137,43 @@ def test_partition_by_is_in_the_combiner_hash(module):
     by_word = module(partitioned)
     assert by_word["combiner"] != plain["combiner"]
     assert module(partitioned.replace('("word",)', '("word", "file")'))["combiner"] != by_word["combiner"]
-    assert module(partitioned.replace('groupBy("word").count()', 'groupBy("word").count().limit(2)'))["combiner"] \
-        == by_word["combiner"]
+
+
+def test_the_engine_hash_covers_the_whole_engine_package(tmp_path, monkeypatch):
+    """Readers, splits and tasks shape a task's output as much as engine/job does."""
+    import shutil
+
+    from engine.job import fingerprints
+
+    copy = tmp_path / "engine"
+    shutil.copytree(fingerprints._ENGINE_DIR, copy, ignore=shutil.ignore_patterns("__pycache__"))
+    monkeypatch.setattr(fingerprints, "_ENGINE_DIR", str(copy))
+    fingerprints.engine_fingerprint.cache_clear()
+    before = fingerprints.engine_fingerprint()
+    splits = copy / "store" / "splits.py"
+    splits.write_text(splits.read_text() + "\n# a changed splitter\n")
+    fingerprints.engine_fingerprint.cache_clear()
+    assert fingerprints.engine_fingerprint() != before
+    fingerprints.engine_fingerprint.cache_clear()
+
+
+def test_the_runtime_hash_follows_java_and_the_libraries(tmp_path, monkeypatch):
+    from importlib import metadata
+
+    from engine.job import fingerprints
+
+    java = tmp_path / "jdk"
+    java.mkdir()
+    (java / "release").write_text('JAVA_VERSION="17.0.15"\n')
+    monkeypatch.setenv("JAVA_HOME", str(java))
+    fingerprints.runtime_fingerprint.cache_clear()
+    before = fingerprints.runtime_fingerprint()
+    (java / "release").write_text('JAVA_VERSION="21.0.4"\n')
+    fingerprints.runtime_fingerprint.cache_clear()
+    newer_java = fingerprints.runtime_fingerprint()
+    real = metadata.version
+    monkeypatch.setattr(metadata, "version", lambda name: "99.0" if name == "pyarrow" else real(name))
+    fingerprints.runtime_fingerprint.cache_clear()
+    newer_arrow = fingerprints.runtime_fingerprint()
+    fingerprints.runtime_fingerprint.cache_clear()
+    assert len({before, newer_java, newer_arrow}) == 3
