@@ -65,6 +65,8 @@ def parse_param_flag(text: str) -> tuple[str, Any]:
         raise ValueError(f"--param {text!r}: expected key=value")
     try:
         value = json.loads(raw)
+    except RecursionError:   # json.loads recurses per level: a deep value must not trace back
+        raise ValueError(f"--param {key}: the value is nested more than {MAX_DEPTH} deep") from None
     except ValueError:
         value = raw
     return key, value

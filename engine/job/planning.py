@@ -117,7 +117,8 @@ def plan_job(spec: JobSpec, storage: Storage | None = None) -> Plan:
     split_bytes = min(spec.split_bytes or max(spec.task_bytes, DEFAULT_TASK_BYTES), budget or MAX_TASK_BYTES)
     if spec.uses_mapper:   # a REDUCER_ONLY job's one reducer reads whole files
         files = [part for f in files
-                 for part in (split_file(f, split_bytes) if splittable(f.uri, spec.input.format) else [f])]
+                 for part in (split_file(f, split_bytes) if splittable(f.uri, spec.input.format, spec.input.options)
+                              else [f])]
     too_big = [f for f in files if budget and f.size > budget]
     if too_big:
         raise PlanError(spec.name, [Problem("input", (
@@ -167,6 +168,23 @@ def list_inputs(spec: JobSpec, storage: Storage) -> list[InputFile]:
 
 def list_input_files(inp: InputSpec, storage: Storage, source: str,
                      output: str | None = None) -> list[InputFile]:
+    """Every input file with its size (and ETag). Raises PlanError naming each bad one,
+    and each file over its format's hard limit."""
+    files = _list_input_files(inp, storage, source, output)
+    limit = FORMAT_MAX_BYTES.get(inp.format or "")
+    too_big = [f for f in files if limit and f.size > limit]
+    if too_big:
+        raise PlanError(source, [Problem("input", f"{f.uri} is {f.size:,} bytes; Spark reads a {inp.format} "
+                                                  f"file as one value of at most {limit:,} bytes") for f in too_big[:20]])
+    return files
+
+
+# Hard limits of a format: Spark's binaryFile reads a file into one byte array (2 GiB - 1).
+FORMAT_MAX_BYTES = {"binary": 2**31 - 1}
+
+
+def _list_input_files(inp: InputSpec, storage: Storage, source: str,
+                      output: str | None = None) -> list[InputFile]:
     """Every input file with its size (and ETag). Raises PlanError naming each bad one.
 
     A prefix is a folder: ``inputs`` lists ``inputs/...``, never ``inputs-private/``.

@@ -45,7 +45,15 @@ class LocalFiles:
             return
         if not root.is_dir():
             return
-        for dirpath, dirnames, filenames in os.walk(root):
+        # Symlinked folders are followed (each folder once: a link back up is no loop);
+        # planning then checks every file's resolved path against the allowed locations.
+        seen: set[tuple[int, int]] = set()
+        for dirpath, dirnames, filenames in os.walk(root, followlinks=True):
+            st = os.stat(dirpath)
+            if (st.st_dev, st.st_ino) in seen:
+                dirnames[:] = []
+                continue
+            seen.add((st.st_dev, st.st_ino))
             dirnames.sort()
             for name in sorted(filenames):
                 path = os.path.join(dirpath, name)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from .local_files import LocalFiles
 from .locations import within
 from .s3_files import S3Files
-from .uris import FileInfo, glob_regex, is_s3
+from .uris import FileInfo, Glob, is_s3
 
 
 class Storage:
@@ -34,8 +34,8 @@ class Storage:
         """Every file under ``prefix``; ``pattern`` is a glob on the path below it."""
         files = list(self._for(prefix).list(prefix))
         if pattern:
-            base, regex = prefix.rstrip("/") + "/", glob_regex(pattern)
-            files = [f for f in files if regex.match(f.uri[len(base):])]
+            base, glob = prefix.rstrip("/") + "/", Glob(pattern)
+            files = [f for f in files if glob.match(f.uri[len(base):])]
         return files
 
     def read_bytes(self, uri: str) -> bytes:

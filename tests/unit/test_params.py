@@ -86,3 +86,17 @@ def test_user_code_gets_a_read_only_copy():
         view["labels"] = ["b"]
     view["labels"].append("b")          # a copy: the job's params are not changed
     assert source == {"labels": ["a"]} and frozen(source)["labels"] == ["a"]
+
+
+def test_a_param_flag_nested_20000_deep_is_a_one_line_refusal_not_a_traceback():
+    import subprocess
+    import sys
+
+    from tests.conftest import REPO
+
+    done = subprocess.run([sys.executable, "-m", "engine.cli.main", "validate", "manifests/wordcount.json",
+                           "--param", "x=" + "[" * 20000], cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines()[-1] == \
+        "lmr validate: error: argument --param: --param x: the value is nested more than 8 deep"
+    assert "Traceback" not in done.stderr

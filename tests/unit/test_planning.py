@@ -135,3 +135,33 @@ def test_default_packing_puts_many_small_files_in_few_tasks(tmp_path):
     assert len(plan.tasks) == 1 and len(plan.tasks[0].inputs) == 50
     plan = plan_job(spec_for(tmp_path, {"task_bytes": 100_000}, prefix="d"))
     assert [len(t.inputs) for t in plan.tasks] == [5] * 10
+
+
+def test_a_symlinked_folder_under_the_prefix_is_followed_and_checked(tmp_path, monkeypatch):
+    """Not skipped without a word: its files are inputs, each checked, after resolving,
+    against the allowed locations; a link back up is followed once, not forever."""
+    data, elsewhere = tmp_path / "data", tmp_path / "elsewhere"
+    (data / "own").mkdir(parents=True)
+    elsewhere.mkdir()
+    (data / "own" / "a.jsonl").write_text("{}\n")
+    (elsewhere / "b.jsonl").write_text("{}\n")
+    (data / "linked").symlink_to(elsewhere, target_is_directory=True)
+    (data / "own" / "loop").symlink_to(data, target_is_directory=True)
+    spec = spec_for(tmp_path, prefix=str(data))
+    names = sorted(os.path.basename(f.uri) for t in plan_job(spec).tasks for f in t.inputs)
+    assert names == ["a.jsonl", "b.jsonl"]
+
+    monkeypatch.setenv("LMR_ALLOWED_LOCATIONS", f"{data}/,{tmp_path / 'out'}/,{tmp_path / 'work'}/")
+    with pytest.raises(PlanError, match=r"linked/b.jsonl resolves to .*elsewhere/b.jsonl, outside the allowed"):
+        plan_job(spec_for(tmp_path, prefix=str(data)))
+
+
+def test_a_binary_input_over_spark_s_limit_is_refused_when_planned(tmp_path):
+    big = tmp_path / "data" / "huge.bin"
+    big.parent.mkdir()
+    with open(big, "wb") as fh:      # sparse: 2 GiB on paper, nothing on disk
+        fh.truncate(2**31)
+    (tmp_path / "data" / "small.bin").write_bytes(b"x")
+    spec = spec_for(tmp_path, prefix=str(tmp_path / "data"), format="binary")
+    with pytest.raises(PlanError, match=r"huge.bin is 2,147,483,648 bytes; Spark reads a binary file as one value"):
+        plan_job(spec)
