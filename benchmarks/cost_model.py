@@ -4,7 +4,7 @@ against EMR Serverless and Glue.
 A model, not a measurement: every engine is assumed to run the same Spark code at the
 same per-vCPU speed (``--mb-s-per-vcpu``, measured here by ``python -m benchmarks``), and
 tasks are cut by the planner's own packing. Lambda: ``concurrency`` tasks at once, the
-first wave cold (``--cold-s``, measured by ``python -m benchmarks.coldstart``), later
+first wave cold (``--cold-s``, measured in the container by ``python -m benchmarks.container``), later
 waves warm (0.4 s fixed per task), then one reducer over the intermediate data.
 EMR Serverless and Glue: a start-up wait, then every vCPU busy; both bill at least one
 minute. Prices: us-east-1 list prices (x86), editable below.
@@ -45,7 +45,8 @@ class Assumptions:
     mb_s_per_vcpu: float = 50.0         # a warm lmr task: 90-110 MB/s on 2 cores (benchmarks.task_overhead)
     intermediate_ratio: float = 0.01    # intermediate / input bytes: crawl, pruned, measured 0.8%
     lambda_memory_mb: int = 3008        # 1,769 MB = 1 vCPU
-    cold_s: float = 4.4                 # a mapper's cold start to task done, AppCDS (benchmarks.coldstart)
+    cold_s: float = 6.3                 # a cold mapper container's extra time to task done, class archive,
+                                        # 3,008 MB: 7.5 s cold vs 1.2 s warm (benchmarks.container)
     warm_s: float = 0.4                 # a warm task's fixed cost
     concurrency: int = 1000             # Lambda's default account limit
     emr_workers: int = 25               # 4 vCPU / 16 GB each, plus one driver of the same size
