@@ -90,7 +90,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 def cmd_run(args: argparse.Namespace) -> int:
     from ..job.layout import JobLayout
-    from ..job.lifecycle import DONE, RESUME, decide_start
+    from ..job.lifecycle import DONE, RESUME, decide_start, inputs_changed
     from ..job.planning import plan_job
     from ..job.spec import load_manifest
     from ..job.status import read_status
@@ -105,7 +105,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     # Before anything is read from the work dir or written: a destination someone has
     # written into (even since an earlier run of this job) is named now.
     refuse_unsafe_destination(storage, spec.output.path, JobLayout(spec.work_dir, spec.job_id), args.manifest)
-    start = decide_start(read_status(spec.work_dir, spec.job_id, storage), run_alive=False)
+    start = decide_start(read_status(spec.work_dir, spec.job_id, storage), run_alive=False,
+                         inputs_changed=inputs_changed(plan, storage))
     if start.action == DONE and not args.fresh:
         return _already_done(start, args)
     out = sys.stdout

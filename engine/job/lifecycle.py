@@ -17,7 +17,7 @@ from .commits import committed_results, in_parallel, recorded_failure, uncommit
 from .fingerprints import code_fingerprints
 from .layout import JobLayout
 from .partitions import check_settings, current_partitions
-from .planning import MapTask, Plan, save_plan
+from .planning import MapTask, Plan, load_tasks, save_plan
 from .results import CACHED, ReduceResult
 from .spec import JobSpec
 from .status import RUNNING, SUCCEEDED, FailedTask, JobStatus, build_status, read_status, write_status
@@ -72,19 +72,30 @@ def last_run(previous: JobStatus | None) -> int:
     return max((r["run"] for r in previous.runs), default=1) if previous else 0
 
 
-def decide_start(previous: JobStatus | None, *, run_alive: bool | None = None) -> Start:
+def decide_start(previous: JobStatus | None, *, run_alive: bool | None = None,
+                 inputs_changed: bool = False) -> Start:
     """The one rule, locally and on AWS. ``run_alive`` says whether the last run of a job
     whose status is RUNNING is still going: True (leave it), False (it died: resume), or
-    None (it never started: start that run now)."""
+    None (it never started: start that run now). ``inputs_changed``: the plan made now
+    reads other inputs than the saved one (:func:`inputs_changed`); a SUCCEEDED job is
+    then run again (only the changed tasks run), not answered with its old output."""
     if previous is None:
         return Start(NEW, 1, None)
-    if previous.state == SUCCEEDED:
+    if previous.state == SUCCEEDED and not inputs_changed:
         return Start(DONE, last_run(previous), previous)
     if previous.state == RUNNING and run_alive:
         return Start(ALIVE, last_run(previous), previous)
     if previous.state == RUNNING and run_alive is None:
         return Start(RESUME, last_run(previous), previous)
     return Start(RESUME, last_run(previous) + 1, previous)
+
+
+def inputs_changed(plan: Plan, storage: Storage) -> bool:
+    """Whether ``plan`` (made now) reads other inputs than the plan the job saved: a file
+    added, deleted or rewritten under its prefix since (task identities compared)."""
+    if not storage.exists(JobLayout(plan.spec.work_dir, plan.job_id).tasks_json):
+        return True   # no saved plan: nothing to compare with
+    return [t.identity for t in load_tasks(plan.spec, storage)] != [t.identity for t in plan.tasks]
 
 
 def code_changed(spec: JobSpec) -> str | None:

@@ -16,7 +16,7 @@ from typing import Any
 
 from ..errors import DestinationError, EngineError, ManifestError, PermanentStorageError, PlanError
 from ..job.layout import JobLayout
-from ..job.lifecycle import ALIVE, DONE, begin, decide_start, finish
+from ..job.lifecycle import ALIVE, DONE, begin, decide_start, finish, inputs_changed
 from ..job.partitions import partition_failure, partitioned, plan_reduce
 from ..job.planning import Plan, load_tasks, plan_job
 from ..job.results import SKIPPED, SUCCEEDED, ReduceResult
@@ -70,7 +70,8 @@ def submit_manifest(manifest_uri: str, work_dir: str, state_machine_arn: str, sf
     alive = None
     if previous is not None and previous.state == RUNNING:
         alive = _run_alive(sfn_client, state_machine_arn, last_execution(previous))
-    start = decide_start(previous, run_alive=alive)
+    start = decide_start(previous, run_alive=alive,
+                         inputs_changed=previous is not None and inputs_changed(plan, storage))
     if start.action == DONE:
         log.info("job %s already SUCCEEDED: its output is %s; nothing to do", plan.job_id, previous.output)
         return {"job_id": plan.job_id, "state": previous.state, "started": False, "output": previous.output}

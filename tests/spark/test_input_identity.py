@@ -114,3 +114,19 @@ def test_an_s3_object_rewritten_after_planning_fails_its_task_naming_it(spark, s
     for task, name in ((whole, "a.txt"), (ranged, "big.txt")):
         with pytest.raises(InputChangedError, match=f"{name} changed since the job was planned"):
             run_map_task(spec, task)
+
+
+def test_a_succeeded_job_whose_inputs_changed_is_run_again_not_answered_with_its_old_output(spark, tmp_path):
+    data = tmp_path / "in"
+    data.mkdir()
+    (data / "b.txt").write_text("alpha beta\n")
+    manifest = {"name": "done-then-changed", "mapper": "jobs.wordcount:SplitWords", "reducer": "jobs.wordcount:SumCounts",
+                "task_bytes": 1, "input": {"prefix": str(data), "glob": "*.txt"}, "output": {"path": str(tmp_path / "out")}}
+    first, _, _ = run_local(manifest, tmp_path)
+    assert first.state == "SUCCEEDED"
+    (data / "a.txt").write_text("gamma gamma\n")
+
+    from engine.cli.main import main
+
+    assert main(["run", str(tmp_path / "manifest.json"), "--work-dir", str(tmp_path / "work"), "--workers", "0"]) == 0
+    assert published_counts(tmp_path / "out") == dict(word_counts(sorted(data.glob("*.txt"))))
