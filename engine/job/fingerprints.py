@@ -5,9 +5,10 @@ new job, and of a map task's cache key (engine/job/cache.py).
 - ``mapper``: the Mapper's module, less the Reducer classes defined there, so that
   editing only a Reducer keeps the map tasks' key (and so does using another one), plus
   every module of the same package it imports (helpers), transitively.
-- ``combiner``: for a Reducer with a ``combine`` or ``partition_by`` (they shape what a
-  map task writes), its whole module and the package modules it imports: ``combine`` may
-  use what ``setup`` made and any helper. "" for a plain Reducer.
+- ``combiner``: what shapes a map task's output on the Reducer's side. For a Reducer
+  with a ``combine`` (or a base other than ``Reducer``, which may give it one): its whole
+  module and the package modules it imports (``combine`` may use what ``setup`` made and
+  any helper). Without one: its ``partition_by`` (the hash buckets), "" for neither.
 - ``reducer``: the Reducer's whole module and the package modules it imports.
 
 Code from other packages (pip-installed libraries) is not read: a manifest's
@@ -81,10 +82,12 @@ def _combiner_source(reducer: str) -> str:
     and any helper; a Reducer with another base may inherit a ``combine``)."""
     origin, source = module_source(reducer)
     node = class_node(ast.parse(source, origin), reducer.split(":")[1])
-    if node is not None and all(_base_name(b) == "Reducer" for b in node.bases) and not any(
-            isinstance(item, (ast.FunctionDef, ast.AsyncFunctionDef)) and item.name == "combine"
-            or _assigns(item, "partition_by") for item in node.body):
-        return ""
+    if node is not None and all(_base_name(b) == "Reducer" for b in node.bases):
+        if not any(isinstance(item, (ast.FunctionDef, ast.AsyncFunctionDef)) and item.name == "combine"
+                   for item in node.body):
+            # No combiner: only the bucket columns shape what a map task writes.
+            return "\n".join(ast.get_source_segment(source, item) or "" for item in node.body
+                             if _assigns(item, "partition_by"))
     return "\n".join([source, *_imported_sources(reducer)])
 
 

@@ -131,10 +131,13 @@ class Glob:
 
 
 def _class_chars(body: str) -> frozenset:
-    """The characters of a glob class body: ``a-z`` ranges and single characters."""
+    """The characters of a glob class body: ``a-z`` ranges and single characters.
+    ValueError for a range that runs backwards."""
     chars, i = set(), 0
     while i < len(body):
         if i + 2 < len(body) and body[i + 1] == "-":
+            if body[i] > body[i + 2]:
+                raise ValueError(f"bad character range {body[i]}-{body[i + 2]}")
             chars.update(chr(c) for c in range(ord(body[i]), ord(body[i + 2]) + 1))
             i += 3
         else:
@@ -151,6 +154,10 @@ def glob_problem(pattern: str) -> str | None:
         return f"{quote(pattern)} contains a control character"
     if pattern.startswith("/") or ".." in pattern.split("/"):
         return f"{quote(pattern)} must stay below the prefix (no leading '/', no '..')"
+    try:
+        Glob(pattern)
+    except ValueError as exc:
+        return f"{quote(pattern)} is not a valid glob: {exc}"
     return None
 
 

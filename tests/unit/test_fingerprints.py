@@ -86,10 +86,14 @@ COMBINING = SOURCE.replace('''class Count(Reducer):
 ''')
 
 
-def test_a_plain_reducer_shapes_no_map_output(module):
+def test_a_reducer_without_a_combiner_shapes_map_output_only_by_its_buckets(module):
     plain = module(SOURCE)
     assert plain["combiner"] == module(SOURCE.replace('groupBy("word").count()', 'distinct()'))["combiner"]
     assert module(COMBINING)["combiner"] != plain["combiner"]
+    partitioned = SOURCE.replace("class Count(Reducer):\n", "class Count(Reducer):\n    partition_by = (\"word\",)\n")
+    by_word = module(partitioned)
+    # Another reduce over the same buckets reuses the map tasks (no combine to run there).
+    assert module(partitioned.replace('groupBy("word").count()', 'distinct()'))["combiner"] == by_word["combiner"]
 
 
 @pytest.mark.parametrize("edit", [
