@@ -19,6 +19,7 @@ import uuid
 from dataclasses import replace
 
 from .errors import CommitConflict, PartitionError, RejectedRecordsError, UserCodeError, error_to_dict
+from . import model_files
 from .faults import checkpoint
 from .interfaces import ArrowMapper, Mapper, Reducer, TaskContext
 from .job import cache
@@ -120,6 +121,7 @@ def _map(spec: JobSpec, task: MapTask, storage: Storage, attempt_no: int) -> Map
     from .spark.readers import observe_rejects, without_rejects, write_frame
 
     ctx = TaskContext(spec.job_id, task.task_id, task.input_uris, logger, params=frozen(spec.params))
+    model_files.new_task()   # fetch_file checks each object again in every task
     mapper = _user_instance(spec, "mapper", Mapper, ctx)
     # MAPPER_ONLY: the intermediate files ARE the destination's files, in its format.
     # (job.json may lack a format: the coordinator cannot import classes to fill it in.)
@@ -135,6 +137,7 @@ def _map(spec: JobSpec, task: MapTask, storage: Storage, attempt_no: int) -> Map
                 "whole) or split_bytes above the file's size")
         local, offsets = stage_inputs(storage, list(task.inputs), os.path.join(scratch, "in"),
                                       mapper.input_format, header)
+        ctx.staged = {os.path.basename(path): f.uri for path, f in zip(local, task.inputs)}
         spark = session.get_spark(spec.spark_conf)
         df = run_user("Mapper.read", mapper.read, spark, local, ctx)
         seen = Observation()
@@ -355,6 +358,7 @@ def _reduce(spec: JobSpec, task_id: str, sources: list[str], workload: int, stor
 
     ctx = TaskContext(spec.job_id, task_id, sources, task_logger(spec.job_id, task_id, sources),
                       params=frozen(spec.params))
+    model_files.new_task()
     reducer = _user_instance(spec, "reducer", Reducer, ctx)
 
     with tempfile.TemporaryDirectory(prefix=f"lmr-{task_id}-") as scratch:

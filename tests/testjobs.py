@@ -353,3 +353,13 @@ class PassThrough(Mapper):
 
     def map(self, df, ctx):
         return df
+
+
+class RowSources(Mapper):
+    """Each line with the input file it came from (ctx.source_column())."""
+
+    input_format = "text"
+    output_format = "parquet"
+
+    def map(self, df, ctx):
+        return df.select(ctx.source_column().alias("source"), "value")

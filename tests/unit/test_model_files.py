@@ -10,6 +10,7 @@ import pytest
 
 from engine import model_files
 from engine.model_files import fetch_file
+from engine.errors import PermanentStorageError
 from engine.store.storage import Storage
 
 
@@ -97,3 +98,65 @@ def test_making_room_never_touches_a_file_the_cache_did_not_write(s3, bucket, ca
     after = {p: p.read_bytes() for p in cache.rglob("*") if p.is_file()}
     assert not os.path.exists(a) and os.path.exists(b)
     assert {p: d for p, d in after.items() if str(p) != b} == before
+
+
+def test_each_task_checks_the_object_again_with_one_head(s3, bucket, cache):
+    """The README's promise: a replaced object is fetched anew, in the same warm process,
+    from the next task on (one HEAD a task; none for a second call in the same task)."""
+    s3.put_object(Bucket=bucket, Key="m.bin", Body=b"old")
+    storage, calls = counting_storage()
+    model_files.new_task()
+    old = fetch_file(f"s3://{bucket}/m.bin", storage)
+    assert fetch_file(f"s3://{bucket}/m.bin", storage) == old and calls.count("HeadObject") == 1
+    s3.put_object(Bucket=bucket, Key="m.bin", Body=b"new!")
+    model_files.new_task()
+    new = fetch_file(f"s3://{bucket}/m.bin", storage)
+    assert open(new, "rb").read() == b"new!" and calls.count("HeadObject") == 2
+
+
+def test_fetch_file_obeys_the_allowed_locations(s3, bucket, cache, tmp_path, monkeypatch):
+    s3.put_object(Bucket=bucket, Key="private/key.pem", Body=b"secret")
+    (tmp_path / "secret.txt").write_text("secret")
+    monkeypatch.setenv("LMR_ALLOWED_LOCATIONS", f"s3://{bucket}/models/")
+    for where in (f"s3://{bucket}/private/key.pem", str(tmp_path / "secret.txt")):
+        with pytest.raises(PermanentStorageError, match="outside the allowed locations"):
+            fetch_file(where)
+
+
+def test_the_cache_folder_is_private_and_dead_downloads_are_cleaned(s3, bucket, cache):
+    cache.mkdir(mode=0o777)
+    os.chmod(cache, 0o777)
+    (cache / ".fetch-999999999-abc").write_bytes(b"x" * 100)     # a download whose process died
+    (cache / f".fetch-{os.getpid()}-live").write_bytes(b"y")       # one under way in a live process
+    s3.put_object(Bucket=bucket, Key="m.bin", Body=b"data")
+    fetch_file(f"s3://{bucket}/m.bin")
+    assert os.stat(cache).st_mode & 0o777 == 0o700
+    assert not (cache / ".fetch-999999999-abc").exists() and (cache / f".fetch-{os.getpid()}-live").exists()
+
+
+def test_a_cache_folder_of_another_user_is_refused(s3, bucket, cache):
+    if os.getuid() != 0:
+        pytest.skip("needs root to give the folder to another user")
+    cache.mkdir()
+    os.chown(cache, 65534, 65534)
+    s3.put_object(Bucket=bucket, Key="m.bin", Body=b"data")
+    with pytest.raises(PermanentStorageError, match="not a folder of this user's"):
+        fetch_file(f"s3://{bucket}/m.bin")
+
+
+def test_the_size_cap_holds_across_processes(s3, bucket, cache, moto_server):
+    """Four processes fetch a 2 MiB object each at once into a 3 MiB cache: the cache's
+    lock makes each make room and download in turn."""
+    import subprocess
+    import sys
+
+    from tests.conftest import REPO
+
+    for i in range(4):
+        s3.put_object(Bucket=bucket, Key=f"shard-{i}", Body=bytes([i]) * 2 * 2**20)
+    env = {**os.environ, "LMR_FILE_CACHE_MB": "3", "LMR_FILE_CACHE_DIR": str(cache), "PYTHONPATH": str(REPO)}
+    procs = [subprocess.Popen([sys.executable, "-c", f"from engine import fetch_file; fetch_file('s3://{bucket}/shard-{i}')"],
+                              cwd=REPO, env=env) for i in range(4)]
+    assert [p.wait(timeout=120) for p in procs] == [0, 0, 0, 0]
+    kept = [p for p in cache.iterdir() if p.name.startswith("lmr-")]
+    assert sum(p.stat().st_size for p in kept) <= 3 * 2**20
