@@ -114,3 +114,9 @@ def test_reducers_benchmark_compares_one_reducer_with_four_and_projects_100_gb()
     assert any("reducers 1: does not fit" in line for line in lines)
     assert any(line.startswith("  reducers auto: R = 64") for line in lines)
     assert re.fullmatch(r"reducers_wall_ratio=\d+\.\d\d lambda_100gb_auto_s=\d+", lines[-1])
+
+
+def test_validate_many_benchmark_validates_a_long_list():
+    lines = bench("benchmarks.validate_many", "--files", "3000")
+    assert any("valid." in line and "3000 input files" in line for line in lines)
+    assert re.fullmatch(r"validate_s=\d+\.\d validate_peak_mb=\d+", lines[-1])

@@ -18,7 +18,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..errors import PlanError, Problem
-from ..store.locations import allowed_locations, destination_conflict, outside, resolve_local, uri_problem
+from ..store.locations import (allowed_locations, destination_conflict, outside, resolve_local, segments,
+                               uri_problem)
 from ..store.splits import split_file, splittable
 from ..store.storage import Storage
 from ..store.uris import FileInfo, is_s3, join
@@ -228,12 +229,20 @@ def _read_list(uri: str, storage: Storage, output: str | None) -> list[str]:
         raise PlanError(uri, [Problem("input.list", f"cannot read {uri}: {exc}")]) from None
     base = uri.rsplit("/", 1)[0] if is_s3(uri) else os.path.dirname(uri)
     allowed, out, problems = allowed_locations(), [], []
+    # A list may name a million files: the fixed places are resolved once, each folder
+    # once, and a file's own place is checked on its resolved segments; the messages are
+    # built (the slow way) only for a line that has a problem.
+    allowed_segments = [segments(a) for a in allowed] if allowed else None
+    output_segments = segments(output) if output else None
+    folders: dict[str, str] = {}
     for lineno, line in enumerate(text.splitlines(), 1):
         line = line.strip()
         if line and not line.startswith("#"):
-            listed = None if uri_problem(line) else line if is_s3(line) else _under(base, line)
-            reason = uri_problem(listed or line, needs_key=True) or outside(listed, allowed) or (
-                output and destination_conflict(output, listed, "an input it lists"))
+            listed = None if uri_problem(line) else line if is_s3(line) else _under(base, line, folders)
+            reason = uri_problem(listed or line, needs_key=True)
+            if not reason and not _clear(segments(listed, resolved=True), allowed_segments, output_segments):
+                reason = outside(listed, allowed) or (output and destination_conflict(output, listed,
+                                                                                      "an input it lists"))
             if reason:
                 problems.append(Problem(f"input.list line {lineno}", reason))
             out.append(listed)
@@ -244,8 +253,26 @@ def _read_list(uri: str, storage: Storage, output: str | None) -> list[str]:
     return out
 
 
-def _under(base: str, rel: str) -> str:
-    return join(base, rel) if is_s3(base) else resolve_local(os.path.join(base, rel))
+def _under(base: str, rel: str, folders: dict[str, str]) -> str:
+    """``rel`` below ``base``, resolved as :func:`resolve_local` resolves it; each folder's
+    real path is looked up once (``folders``), then only the file itself is checked for
+    being a link."""
+    if is_s3(base):
+        return join(base, rel)
+    path = os.path.abspath(os.path.expanduser(os.path.join(base, rel)))
+    head, tail = os.path.split(path)
+    if head not in folders:
+        folders[head] = resolve_local(head)
+    candidate = os.path.join(folders[head], tail)
+    return resolve_local(candidate) if os.path.islink(candidate) else candidate
+
+
+def _clear(place: tuple, allowed: list[tuple] | None, output: tuple | None) -> bool:
+    """Whether a place (its segments) lies in an allowed location and neither holds nor
+    lies in the output: the checks :func:`outside` and ``destination_conflict`` make."""
+    if allowed is not None and not any(place[:len(a)] == a for a in allowed):
+        return False
+    return output is None or (place[:len(output)] != output and output[:len(place)] != place)
 
 
 def _stat_all(uris: list[str], field: str, storage: Storage, source: str) -> list[InputFile]:

@@ -74,12 +74,13 @@ def resolve_local(path: str) -> str:
     return os.path.realpath(os.path.abspath(os.path.expanduser(path)))
 
 
-def segments(uri: str) -> tuple[str, ...]:
+def segments(uri: str, resolved: bool = False) -> tuple[str, ...]:
     """``s3://b/a/x`` -> ``("s3:", "b", "a", "x")``; ``/a/x`` -> ``("", "a", "x")`` after
-    resolving. A trailing slash makes no difference."""
+    resolving (``resolved``: the caller resolved it already). A trailing slash makes no
+    difference."""
     if uri.startswith(S3_SCHEME):
         return ("s3:", *(p for p in uri[len(S3_SCHEME):].split("/") if p))
-    return ("", *(p for p in resolve_local(uri).split(os.sep) if p))
+    return ("", *(p for p in (uri if resolved else resolve_local(uri)).split(os.sep) if p))
 
 
 def within(uri: str, folder: str) -> bool:

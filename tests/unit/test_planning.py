@@ -165,3 +165,18 @@ def test_a_binary_input_over_spark_s_limit_is_refused_when_planned(tmp_path):
     spec = spec_for(tmp_path, prefix=str(tmp_path / "data"), format="binary")
     with pytest.raises(PlanError, match=r"huge.bin is 2,147,483,648 bytes; Spark reads a binary file as one value"):
         plan_job(spec)
+
+
+def test_a_listed_symlink_to_a_place_outside_the_allowed_locations_is_refused_by_line(tmp_path, monkeypatch):
+    """A list may name a million files, so folders are resolved once each: a file that is
+    itself a link is still resolved and checked."""
+    data, elsewhere = tmp_path / "data", tmp_path / "elsewhere"
+    data.mkdir()
+    elsewhere.mkdir()
+    (data / "a.jsonl").write_text("{}\n")
+    (elsewhere / "secret.jsonl").write_text("{}\n")
+    (data / "b.jsonl").symlink_to(elsewhere / "secret.jsonl")
+    (data / "list.txt").write_text("a.jsonl\nb.jsonl\n")
+    monkeypatch.setenv("LMR_ALLOWED_LOCATIONS", f"{data}/,{tmp_path / 'out'}/,{tmp_path / 'work'}/")
+    with pytest.raises(PlanError, match=r"input.list line 2: .*elsewhere/secret.jsonl is outside the allowed"):
+        plan_job(spec_for(tmp_path, list=str(data / "list.txt")))
