@@ -32,7 +32,7 @@ DEFAULT_CACHE_MB = 2048
 _lock = threading.Lock()
 _PREFIX = "lmr-"
 _OURS = re.compile(r"lmr-[0-9a-f]{32}(\.[^/]*)?")   # what fetch_file names its copies
-_PARTIAL = re.compile(r"\.fetch-(\d+)-.*")           # a download under way: .fetch-<pid>-...
+_PARTIAL = re.compile(r"\.fetch-(\d+)-[a-z0-9_]{8}")  # a download under way: mkstemp's .fetch-<pid>-XXXXXXXX
 _known: dict[str, tuple[str, int]] = {}   # uri -> (local path, the task it was checked in)
 _task = 0                                 # bumped at every task's start (new_task)
 

@@ -79,8 +79,6 @@ class Container:
         self.port = free_port()
         self.api_port = free_port()
         self.id: str | None = None
-        self.started_at = 0.0
-        self.invocations = 0
 
     def command(self) -> list[str]:
         f = self.function
@@ -101,7 +99,6 @@ class Container:
                       "--runtime-api-address", f"127.0.0.1:{self.api_port}", BOOTSTRAP, f.handler]
 
     def start(self, timeout: float = 30.0) -> "Container":
-        self.started_at = time.monotonic()
         self.id = subprocess.run(self.command(), check=True, capture_output=True, text=True).stdout.strip()
         deadline = time.monotonic() + timeout
         while True:
@@ -118,7 +115,6 @@ class Container:
         body = event if isinstance(event, str) else json.dumps(event)
         response = requests.post(f"http://127.0.0.1:{self.port}{INVOKE_PATH}", data=body,
                                  timeout=self.function.timeout_s + 60)
-        self.invocations += 1
         try:
             payload = response.json()
         except ValueError:
@@ -138,20 +134,6 @@ class Container:
             return ""
         out = subprocess.run(["docker", "logs", self.id], capture_output=True, text=True)
         return out.stdout + out.stderr
-
-    def peak_memory_bytes(self) -> int | None:
-        """The container's peak memory (cgroup v1 or v2), page cache and /tmp included."""
-        if self.id is None:
-            return None
-        for path in (f"/sys/fs/cgroup/memory/docker/{self.id}/memory.max_usage_in_bytes",
-                     f"/sys/fs/cgroup/system.slice/docker-{self.id}.scope/memory.peak",
-                     f"/sys/fs/cgroup/docker/{self.id}/memory.peak"):
-            try:
-                with open(path) as fh:
-                    return int(fh.read().strip())
-            except (OSError, ValueError):
-                continue
-        return None
 
     def anon_memory_bytes(self) -> int | None:
         """The container's anonymous memory now (the processes' own pages, not page cache

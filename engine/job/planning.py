@@ -15,6 +15,7 @@ import os
 import posixpath
 from collections import defaultdict
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 from ..errors import PlanError, Problem
@@ -78,7 +79,7 @@ class MapTask:
     def bytes(self) -> int:
         return sum(f.size for f in self.inputs)
 
-    @property
+    @cached_property   # read for every task by each bookkeeping pass: hashed once
     def identity(self) -> str:
         """What the task reads, as a short hash: each input's URI, byte range, size and
         version (ETag, or mtime for a local file). A task's commit is its marker for this

@@ -23,6 +23,28 @@ def copy_stream(src, out, length: int, chunk: int = 1 << 20) -> None:
         length -= len(data)
 
 
+def copy_fd_range(fd: int, start: int, end: int, out) -> None:
+    """Write bytes [start, end) of the open file ``fd`` into the open binary file ``out``.
+    In the kernel (copy_file_range) where the filesystem allows it: staging a 2 GB file's
+    splits took 7.2 s through Python's buffers, 2.5 s this way."""
+    out.flush()
+    at, left = start, end - start
+    try:
+        while left > 0:
+            copied = os.copy_file_range(fd, out.fileno(), left, at)
+            if copied == 0:
+                return
+            at, left = at + copied, left - copied
+    except OSError:   # not on this filesystem: through Python, from where the kernel stopped
+        pass
+    while left > 0:
+        data = os.pread(fd, min(left, 1 << 20), at)
+        if not data:
+            return
+        out.write(data)
+        at, left = at + len(data), left - len(data)
+
+
 class LocalFiles:
     """The local filesystem. Writes go through a temp file + rename, so a reader never
     sees a half-written file."""
@@ -75,21 +97,9 @@ class LocalFiles:
             raise classify(f"read {uri}", exc) from exc
 
     def copy_range(self, uri: str, start: int, end: int, out) -> None:
-        # In the kernel (copy_file_range): staging a 2 GB file's splits took 7.2 s through
-        # Python's buffers, 2.5 s this way.
-        at, left = start, end - start
         try:
             with open(uri, "rb") as fh:
-                out.flush()
-                try:
-                    while left > 0:
-                        copied = os.copy_file_range(fh.fileno(), out.fileno(), left, at)
-                        if copied == 0:
-                            return
-                        at, left = at + copied, left - copied
-                except OSError:   # not on this filesystem: through Python
-                    fh.seek(at)
-                    copy_stream(fh, out, left)
+                copy_fd_range(fh.fileno(), start, end, out)
         except OSError as exc:
             raise classify(f"read {uri}", exc) from exc
 

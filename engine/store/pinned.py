@@ -21,6 +21,7 @@ import os
 
 from ..errors import InputChangedError, PermanentStorageError
 from .failures import classify
+from .local_files import copy_fd_range
 from .locations import allowed_locations, outside, resolve_local
 from .uris import is_s3
 
@@ -67,22 +68,7 @@ class PinnedInput:
         if self.fd is None:
             self.storage.copy_range(uri, start, end, out, etag=self.f.etag)
             return
-        out.flush()
-        at, left = start, end - start
-        try:   # in the kernel where the filesystem allows it
-            while left > 0:
-                copied = os.copy_file_range(self.fd, out.fileno(), left, at)
-                if copied == 0:
-                    break
-                at, left = at + copied, left - copied
-        except OSError:
-            pass
-        while left > 0:
-            data = os.pread(self.fd, min(left, 1 << 20), at)
-            if not data:
-                return
-            out.write(data)
-            at, left = at + len(data), left - len(data)
+        copy_fd_range(self.fd, start, end, out)
 
     def stage_whole(self, local: str) -> None:
         """The whole file at ``local``: a hard link to the opened file when the filesystem
