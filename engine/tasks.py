@@ -261,8 +261,10 @@ def run_reduce_task(spec: JobSpec, tasks: list[MapTask], storage: Storage | None
     storage = storage or Storage()
     layout = JobLayout(spec.work_dir, spec.job_id)
     started_at = time.time()
-    if spec.mode == REDUCER_ONLY:
-        sources = [u for t in tasks for u in t.input_uris]
+    if spec.mode == REDUCER_ONLY:   # the job's inputs, read as planned (pinned, checked)
+        inputs = [f for t in tasks for f in t.inputs]
+        sources = [f.uri for f in inputs]
+        stage_to = lambda folder: stage_inputs(storage, inputs, folder)[0]  # noqa: E731
         workload = sum(t.bytes for t in tasks)
     else:
         results = committed_results(spec, tasks, storage) if results is None else results
@@ -274,13 +276,14 @@ def run_reduce_task(spec: JobSpec, tasks: list[MapTask], storage: Storage | None
             return ReduceResult(status=SUCCEEDED, rows_in=0, rows_out=0, bytes_out=0, duration_ms=0,
                                 cold_start=False, started_at=started_at, output=spec.output.path,
                                 files=published)
+        stage_to = lambda folder: stage(storage, sources, folder)  # noqa: E731
         workload = sum(r.bytes_out for r in results.values())
 
     def publish_files(out_dir: str, names: list[str], rows_out: int) -> list[str]:
         return publish(storage, [(os.path.join(out_dir, n), n) for n in names], spec.output.path,
                        {"job_id": spec.job_id, "rows": rows_out}, layout)
 
-    result = _reduce(spec, "reduce", sources, workload, storage, publish_files)
+    result = _reduce(spec, "reduce", sources, stage_to, workload, publish_files)
     return replace(result, output=spec.output.path)
 
 
@@ -324,7 +327,8 @@ def _partition(spec: JobSpec, tasks: list[MapTask], round_: str, partition: int,
 
     if sources:
         workload = sum(r.bytes_out for r in results.values()) // max(1, partitions)
-        result = _reduce(spec, task_id, sources, workload, storage, keep_files)
+        result = _reduce(spec, task_id, sources, lambda folder: stage(storage, sources, folder), workload,
+                         keep_files)
     else:   # no row hashed here: an empty part of the output
         result = ReduceResult(status=SUCCEEDED, rows_in=0, rows_out=0, bytes_out=0, duration_ms=0,
                               cold_start=False, started_at=time.time(), output="")
@@ -340,11 +344,11 @@ def _partition(spec: JobSpec, tasks: list[MapTask], round_: str, partition: int,
     return result
 
 
-def _reduce(spec: JobSpec, task_id: str, sources: list[str], workload: int, storage: Storage,
+def _reduce(spec: JobSpec, task_id: str, sources: list[str], stage_to, workload: int,
             keep) -> ReduceResult:
-    """Run the Reducer over ``sources`` (map parts, or REDUCER_ONLY's inputs) into a
-    scratch folder; ``keep(out_dir, names, rows_out)`` puts the files where they belong
-    and returns the names to report."""
+    """Run the Reducer over ``sources`` (map parts, or REDUCER_ONLY's inputs), which
+    ``stage_to(folder)`` puts on local disk, into a scratch folder; ``keep(out_dir, names,
+    rows_out)`` puts the files where they belong and returns the names to report."""
     from .spark import session
 
     started_at, t0 = time.time(), time.monotonic()
@@ -362,7 +366,7 @@ def _reduce(spec: JobSpec, task_id: str, sources: list[str], workload: int, stor
     reducer = _user_instance(spec, "reducer", Reducer, ctx)
 
     with tempfile.TemporaryDirectory(prefix=f"lmr-{task_id}-") as scratch:
-        local = stage(storage, sources, os.path.join(scratch, "in"))
+        local = stage_to(os.path.join(scratch, "in"))
         spark = session.get_spark(spec.spark_conf)
         if spec.mode == REDUCER_ONLY:
             df = run_user("Reducer.read", reducer.read, spark, local, ctx)

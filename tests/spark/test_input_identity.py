@@ -18,7 +18,7 @@ import pytest
 from engine.errors import InputChangedError, PermanentStorageError
 from engine.job.planning import plan_job
 from engine.job.spec import load_manifest
-from engine.tasks import run_map_task
+from engine.tasks import run_map_task, run_reduce_task
 from tests.conftest import run_local
 from tests.oracles import word_counts
 
@@ -130,3 +130,38 @@ def test_a_succeeded_job_whose_inputs_changed_is_run_again_not_answered_with_its
 
     assert main(["run", str(tmp_path / "manifest.json"), "--work-dir", str(tmp_path / "work"), "--workers", "0"]) == 0
     assert published_counts(tmp_path / "out") == dict(word_counts(sorted(data.glob("*.txt"))))
+
+
+def _reducer_only(tmp_path, text: str):
+    data = tmp_path / "in"
+    data.mkdir(exist_ok=True)
+    (data / "a.jsonl").write_text(text)
+    path = tmp_path / "m.json"
+    path.write_text(json.dumps({"name": "pinned-reducer", "mode": "REDUCER_ONLY",
+                                "reducer": "tests.testjobs:LanguageCountsFromRaw",
+                                "input": {"files": [str(data / "a.jsonl")]}, "output": {"path": str(tmp_path / "out")}}))
+    spec = load_manifest(str(path), work_dir=str(tmp_path / "work"))
+    return spec, plan_job(spec).tasks, data / "a.jsonl"
+
+
+def test_a_reducer_only_job_reads_its_inputs_as_planned(spark, tmp_path):
+    """The one reducer of a REDUCER_ONLY job reads the job's inputs: the same pinned reads."""
+    spec, tasks, path = _reducer_only(tmp_path, '{"language": "en"}\n')
+    path.write_text('{"language": "fr"}\n')
+    with pytest.raises(InputChangedError, match="a.jsonl changed since the job was planned"):
+        run_reduce_task(spec, list(tasks))
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_reducer_only_input_swapped_for_a_symlink_outside_the_allowed_locations_is_refused(
+        spark, tmp_path, monkeypatch):
+    secret = tmp_path / "secret"
+    secret.mkdir()
+    (secret / "key.jsonl").write_text('{"language": "xx"}\n')   # the same size as what was planned
+    spec, tasks, path = _reducer_only(tmp_path, '{"language": "en"}\n')
+    monkeypatch.setenv("LMR_ALLOWED_LOCATIONS", f"{tmp_path / 'in'}/,{tmp_path / 'out'}/,{tmp_path / 'work'}/")
+    path.unlink()
+    path.symlink_to(secret / "key.jsonl")
+    with pytest.raises(PermanentStorageError, match="outside the allowed locations"):
+        run_reduce_task(spec, list(tasks))
+    assert not (tmp_path / "out").exists()
