@@ -415,7 +415,7 @@ class ManifestParser:
         allowed = READER_OPTIONS.get(fmt) if fmt else set().union(*READER_OPTIONS.values())
         for key, value in options.items():
             where = f"input.options.{shorten(key, 80)}"
-            if key in ENGINE_READER_OPTIONS:
+            if key in ENGINE_READER_OPTIONS and (allowed is None or key not in allowed):
                 self.fail(where, "collides with the engine's own reader options (it reads "
                                  "PERMISSIVE into _corrupt_record and names the files itself)")
             elif allowed is None or key not in allowed:

@@ -17,8 +17,10 @@ OUTPUT_FORMATS = ("parquet", "json", "csv")
 CORRUPT_COLUMN = "_corrupt_record"
 
 # Reader options a manifest may set, per format. The engine owns the rest: it reads text
-# formats PERMISSIVE into _corrupt_record (to count and divert rejects), picks multiLine
-# from the format, and names the files itself.
+# formats PERMISSIVE into _corrupt_record (to count and divert rejects), picks JSON's
+# multiLine from the format (json: whole documents, jsonl: a record a line), and names the
+# files itself. A CSV may set multiLine, for quoted values holding newlines (such files
+# are then read whole, engine/store/splits.py).
 _TEXT_OPTIONS = {"encoding", "lineSep", "dateFormat", "timestampFormat", "timestampNTZFormat",
                  "locale", "samplingRatio"}
 READER_OPTIONS = {
@@ -30,7 +32,7 @@ READER_OPTIONS = {
                             "nanValue", "positiveInf", "negativeInf", "emptyValue", "ignoreLeadingWhiteSpace",
                             "ignoreTrailingWhiteSpace", "maxColumns", "maxCharsPerColumn",
                             "unescapedQuoteHandling", "charToEscapeQuoteEscaping", "enforceSchema",
-                            "preferDate", "timeZone"},
+                            "preferDate", "timeZone", "multiLine"},
     "text": {"wholetext", "lineSep", "encoding"},
     "parquet": {"mergeSchema", "datetimeRebaseMode", "int96RebaseMode"},
     "binary": set(),

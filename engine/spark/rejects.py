@@ -92,5 +92,8 @@ def _reason(raw: str, fmt: str) -> str:
             return f"invalid JSON: {exc.msg} (column {exc.colno})"
         return "a value does not fit the declared schema"
     if fmt == "csv":
+        if raw.count('"') % 2:
+            return ("an unbalanced quote: a quoted value holding a newline is read only with "
+                    "input.options.multiLine: true (the file is then read whole)")
         return "wrong number of fields, or a value that does not fit the declared schema"
     return "malformed record"

@@ -38,11 +38,15 @@ def csv_header(options: dict | None) -> bool:
 def split_blocker(fmt: str | None, options: dict | None) -> str | None:
     """Why files read with these reader options cannot be cut into line ranges (each is
     then read whole), or None. One rule for the planner, ``lmr validate`` and a task."""
+    if fmt == "json":
+        return "json is read as whole documents (a record may span lines; jsonl is a record a line)"
     if fmt not in LINE_FORMATS:
         return None
     opts = {str(k).lower(): str(v) for k, v in (options or {}).items()}
-    if fmt == "text" and opts.get("wholetext", "false").strip().lower() == "true":
+    if fmt == "text" and _true(opts.get("wholetext")):
         return "wholetext reads each file as one row"
+    if fmt == "csv" and _true(opts.get("multiline")):
+        return "multiLine: a quoted value may hold a newline, so a record may span lines"
     sep = opts.get("linesep")
     if sep is not None and sep not in ("\n", "\r\n"):
         return f"lineSep {sep!r}: ranges are cut after newlines, not after {sep!r}"
@@ -50,6 +54,10 @@ def split_blocker(fmt: str | None, options: dict | None) -> str | None:
     if encoding and encoding not in _NEWLINE_SAFE_ENCODINGS:
         return f"encoding {encoding!r}: a newline byte may sit inside a character"
     return None
+
+
+def _true(value: str | None) -> bool:
+    return str(value).strip().lower() == "true"
 
 
 def splittable(uri: str, fmt: str | None, options: dict | None = None) -> bool:
