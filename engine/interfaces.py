@@ -81,6 +81,11 @@ class Reducer:
     # Columns of what reduce reads (the mapper's output, or combine's) whose hash decides
     # which of R reduce tasks gets a row ("reducers" > 1): reduce then runs per partition.
     partition_by: ClassVar[tuple[str, ...]] = ()
+    # Map tasks write only the columns reduce reads (column pruning): a column it never
+    # reads is not written, and what computes it (a validating UDF included) never runs.
+    # Columns named here are written (and computed) all the same; ("*",) keeps them all.
+    # `lmr validate` lists the columns pruning leaves out.
+    keep_columns: ClassVar[tuple[str, ...]] = ()
 
     def setup(self, ctx: TaskContext) -> None:
         """Runs once per process for this class and params, before its first use there

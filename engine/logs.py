@@ -48,3 +48,22 @@ def read_task_logs(storage: Storage, work_dir: str, job_id: str, task_ids: list[
     layout = JobLayout(work_dir, job_id)
     return {t: storage.read_text(layout.task_log(t)) if storage.exists(layout.task_log(t)) else ""
             for t in task_ids}
+
+
+def condensed(text: str) -> str:
+    """A task log with each Java stack trace cut to its first line: the ``\tat ...`` frames,
+    ``... N more`` and ``Caused by`` lines of a trace become one line counting them (the
+    user's Python error is in the lines around them and in the task's failure)."""
+    out: list[str] = []
+    skipped = 0
+    for line in text.splitlines():
+        if line.startswith("\t") or line.startswith("Caused by: "):
+            skipped += 1
+            continue
+        if skipped:
+            out.append(f"\t... {skipped} lines of Java stack trace (--full shows them)")
+            skipped = 0
+        out.append(line)
+    if skipped:
+        out.append(f"\t... {skipped} lines of Java stack trace (--full shows them)")
+    return "\n".join(out) + ("\n" if text.endswith("\n") else "")

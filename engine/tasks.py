@@ -23,7 +23,7 @@ from . import model_files
 from .faults import checkpoint
 from .interfaces import ArrowMapper, Mapper, Reducer, TaskContext
 from .job import cache
-from .job.commits import commit, committed_result, committed_results, part_uris, read_marker, record_failure
+from .job.commits import REDUCE_TASK, commit, committed_result, committed_results, part_uris, read_marker, record_failure
 from .job.layout import JobLayout, part_name
 from .job.partitions import (BUCKET_COLUMN, bucket_count, commit_partition, committed_partition,
                              partition_inputs, round_id)
@@ -39,7 +39,7 @@ from .store.splits import csv_header, split_blocker
 from .store.staging import stage, stage_inputs
 from .store.storage import Storage
 from .store.uris import basename, join
-from .user_code import run_user, shared_instance
+from .user_code import run_user, run_user_frame, shared_instance
 
 log = logging.getLogger("lmr.task")
 
@@ -49,10 +49,12 @@ def task_logger(job_id: str, task_id: str, inputs: list[str]) -> logging.LoggerA
                                        "input": inputs[0] if len(inputs) == 1 else inputs})
 
 
-def _user_instance(spec: JobSpec, role: str, base: type, ctx: TaskContext, in_map_task: bool = False):
+def _user_instance(spec: JobSpec, role: str, base: type, ctx: TaskContext, in_map_task: bool = False,
+                   plan_only: bool = False):
     """The job's Mapper or Reducer, set up once in this process (engine/user_code.py).
     ``in_map_task``: the Reducer a map task uses for its combine and column pruning, set
-    up only if it has a combine (a lookup table loaded for ``reduce`` stays out of mappers)."""
+    up only if it has a combine (a lookup table loaded for ``reduce`` stays out of mappers).
+    ``plan_only``: never set up (its query is only planned, over no rows)."""
     try:
         cls = resolve_class(getattr(spec, role), base)
     except ValueError as exc:
@@ -65,7 +67,7 @@ def _user_instance(spec: JobSpec, role: str, base: type, ctx: TaskContext, in_ma
         settings["schema"] = spec.input.schema
     if spec.input.options:
         settings["read_options"] = {**cls.read_options, **spec.input.options}
-    if issubclass(cls, ArrowMapper):
+    if issubclass(cls, ArrowMapper) or plan_only:
         set_up = False   # in Spark's Python workers, where its batches are mapped
     else:
         set_up = not in_map_task or cls.combine is not Reducer.combine
@@ -79,11 +81,12 @@ def run_map_task(spec: JobSpec, task: MapTask, storage: Storage | None = None, a
     job's failures/ folder (for the job's status) and raised.
     """
     storage = storage or Storage()
+    started_at = time.time()
     try:
         return _map(spec, task, storage, attempt)
     except Exception as exc:
         error = platform_failure(exc, "map")
-        record_failure(spec, task.task_id, task.input_uris, error_to_dict(error), attempt, storage)
+        record_failure(spec, task.task_id, task.input_uris, error_to_dict(error), attempt, storage, started_at)
         if error is exc:
             raise
         raise error from exc
@@ -139,11 +142,11 @@ def _map(spec: JobSpec, task: MapTask, storage: Storage, attempt_no: int) -> Map
                                       mapper.input_format, header)
         ctx.staged = {os.path.basename(path): f.uri for path, f in zip(local, task.inputs)}
         spark = session.get_spark(spec.spark_conf)
-        df = run_user("Mapper.read", mapper.read, spark, local, ctx)
+        df = run_user_frame("Mapper.read", mapper.read, spark, local, ctx)
         seen = Observation()
         df_seen, corrupt = observe_rejects(df, seen)
         good = without_rejects(df_seen, corrupt)
-        mapped = run_user("Mapper.map", mapper.map, good, ctx)
+        mapped = run_user_frame("Mapper.map", mapper.map, good, ctx)
         produced = written = Observation()
         out = mapped.observe(produced, F.expr("count(1) AS rows"))
         if spec.mode == MAPPER_AND_REDUCER:
@@ -241,17 +244,56 @@ def _for_reducer(spec: JobSpec, spark, mapped, ctx: TaskContext):
     combiner's partials (if the Reducer has one), and only the columns its query uses
     (all of them in a cached job: a later job's Reducer may read others)."""
     from .spark.buckets import with_buckets
-    from .spark.pruning import used_columns
+    from .spark.pruning import used_columns, written_columns
 
     reducer = _user_instance(spec, "reducer", Reducer, ctx, in_map_task=True)
     combined = type(reducer).combine is not Reducer.combine
-    out = run_user("Reducer.combine", reducer.combine, mapped, ctx) if combined else mapped
-    used = None if spec.cache else used_columns(spark, reducer, out.schema, ctx)
+    out = run_user_frame("Reducer.combine", reducer.combine, mapped, ctx) if combined else mapped
+    used = None if spec.cache else written_columns(reducer, out.columns, used_columns(spark, reducer, out.schema, ctx))
+    if used:
+        ctx.logger.info("columns not written (the reducer never reads them): %s",
+                        ", ".join(c for c in out.columns if c not in used))
     buckets = bucket_count(spec)
     if buckets > 1:   # R > 1 reducers: hash the partition columns before pruning may drop them
         out = with_buckets(out, partition_columns(type(reducer)), buckets, spec.reducer)
         used = used and [*used, BUCKET_COLUMN]
     return (out.select(*used) if used else out), combined
+
+
+# What a Mapper reads when it declares no schema, for the formats whose rows are fixed.
+_FIXED_SCHEMAS = {"text": "value STRING", "binary": "path STRING, content BINARY"}
+
+
+def preview_columns(spec: JobSpec) -> tuple[list[str], list[str]] | str:
+    """For ``lmr validate``: (the columns map tasks write, those column pruning leaves out),
+    or why that cannot be told before a task reads its input. The Mapper and the Reducer
+    are planned over no rows (Spark starts; nothing is read, no ``setup`` runs)."""
+    from .spark import session
+    from .spark.pruning import used_columns, written_columns
+
+    if spec.mode != MAPPER_AND_REDUCER:
+        return "no reducer reads the mapper's output"
+    if spec.cache:
+        return "a cached job writes every column (a later job's Reducer may read others)"
+    ctx = TaskContext(spec.job_id, "validate", [], task_logger(spec.job_id, "validate", []),
+                      params=frozen(spec.params))
+    try:
+        mapper = _user_instance(spec, "mapper", Mapper, ctx, plan_only=True)
+        schema = mapper.schema or _FIXED_SCHEMAS.get(mapper.input_format)
+        if schema is None:
+            return ("the Mapper declares no schema (its schema, or input.schema): each map task's log "
+                    "names the columns it did not write")
+        with session.jvm_output_discarded():
+            spark = session.get_spark(spec.spark_conf)
+        mapped = run_user_frame("Mapper.map", mapper.map, spark.createDataFrame([], schema), ctx)
+        reducer = _user_instance(spec, "reducer", Reducer, ctx, plan_only=True)
+        if type(reducer).combine is not Reducer.combine:
+            mapped = run_user_frame("Reducer.combine", reducer.combine, mapped, ctx)
+        written = written_columns(reducer, mapped.columns, used_columns(spark, reducer, mapped.schema, ctx))
+    except Exception as exc:   # noqa: BLE001 - a preview: say why, the job's own checks still run
+        return f"could not plan the job over no rows: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}"
+    written = written or mapped.columns
+    return written, [c for c in mapped.columns if c not in written]
 
 
 def run_reduce_task(spec: JobSpec, tasks: list[MapTask], storage: Storage | None = None,
@@ -283,7 +325,7 @@ def run_reduce_task(spec: JobSpec, tasks: list[MapTask], storage: Storage | None
         return publish(storage, [(os.path.join(out_dir, n), n) for n in names], spec.output.path,
                        {"job_id": spec.job_id, "rows": rows_out}, layout)
 
-    result = _reduce(spec, "reduce", sources, stage_to, workload, publish_files)
+    result = _reduce(spec, REDUCE_TASK, sources, stage_to, workload, publish_files)
     return replace(result, output=spec.output.path)
 
 
@@ -294,11 +336,12 @@ def run_partition_task(spec: JobSpec, tasks: list[MapTask], round_: str, partiti
     destination is published once all R committed, engine/job/partitions.py)."""
     storage = storage or Storage()
     task_id = f"reduce-{partition}"
+    started_at = time.time()
     try:
         return _partition(spec, tasks, round_, partition, partitions, storage, attempt_no)
     except Exception as exc:
         error = platform_failure(exc, "reduce")
-        record_failure(spec, task_id, [], error_to_dict(error), attempt_no, storage)
+        record_failure(spec, task_id, [], error_to_dict(error), attempt_no, storage, started_at)
         if error is exc:
             raise
         raise error from exc
@@ -369,14 +412,14 @@ def _reduce(spec: JobSpec, task_id: str, sources: list[str], stage_to, workload:
         local = stage_to(os.path.join(scratch, "in"))
         spark = session.get_spark(spec.spark_conf)
         if spec.mode == REDUCER_ONLY:
-            df = run_user("Reducer.read", reducer.read, spark, local, ctx)
+            df = run_user_frame("Reducer.read", reducer.read, spark, local, ctx)
         else:
             # The staged parts, flat in one folder (as a folder: one listing, not one per part).
             df = spark.read.parquet(*spark_paths(local))
         seen, written = Observation(), Observation()
         df, corrupt = observe_rejects(df, seen)
         df = without_rejects(df, corrupt)
-        out = run_user("Reducer.reduce", reducer.reduce, df, ctx)
+        out = run_user_frame("Reducer.reduce", reducer.reduce, df, ctx)
         out_dir = os.path.join(scratch, "out")
         run_user("writing the reducer's output", write_frame,
                  out.observe(written, F.count(F.lit(1)).alias("rows")), out_dir,
@@ -409,21 +452,36 @@ def commit_mapper_output(spec: JobSpec, tasks: list[MapTask], storage: Storage |
                         started_at=started_at, output=spec.output.path, files=published)
 
 
-def reduce_job(spec: JobSpec, tasks: list[MapTask], storage: Storage | None = None) -> ReduceResult:
+def reduce_job(spec: JobSpec, tasks: list[MapTask], storage: Storage | None = None,
+               attempt_no: int = 1) -> ReduceResult:
     """The job's last step, wherever it runs: if enough map tasks committed (the job's
-    ``min_success_ratio``), reduce them, or in MAPPER_ONLY mode publish them; else skip."""
-    from .job.status import may_reduce
-
+    ``min_success_ratio``), reduce them, or in MAPPER_ONLY mode publish them; else skip.
+    A failure is recorded as the ``reduce`` task's (the job's status and report show it)."""
     storage = storage or Storage()
+    started_at = time.time()
+    try:
+        result = _reduce_job(spec, tasks, storage)
+    except Exception as exc:
+        error = platform_failure(exc, "reduce")
+        record_failure(spec, REDUCE_TASK, [], error_to_dict(error), attempt_no, storage, started_at)
+        if error is exc:
+            raise
+        raise error from exc
+    storage.delete(JobLayout(spec.work_dir, spec.job_id).failure(REDUCE_TASK))   # an earlier attempt's
+    return result
+
+
+def _reduce_job(spec: JobSpec, tasks: list[MapTask], storage: Storage) -> ReduceResult:
+    from .job.status import may_reduce, too_few_succeeded
+
     # Before any work: a destination holding someone else's files is refused, untouched.
     check_destination(storage, spec.output.path, JobLayout(spec.work_dir, spec.job_id))
     results = None
     if spec.mode != REDUCER_ONLY:   # the commits are read once, for the check and the work
         results = committed_results(spec, tasks, storage)
         if not may_reduce(len(tasks), len(results), spec.min_success_ratio):
-            return ReduceResult.skipped(spec.output.path, (
-                f"{len(results)} of {len(tasks)} map tasks succeeded, below min_success_ratio "
-                f"{spec.min_success_ratio}"))
+            return ReduceResult.skipped(spec.output.path,
+                                        too_few_succeeded(len(results), len(tasks), spec.min_success_ratio))
     if spec.mode == MAPPER_ONLY:
         return commit_mapper_output(spec, tasks, storage, results)
     return run_reduce_task(spec, tasks, storage, results)

@@ -14,7 +14,10 @@ method, so it is not retried as a platform failure.
 from __future__ import annotations
 
 import json
+import os
+import re
 import threading
+import traceback
 from collections import OrderedDict
 
 from .errors import EngineError, UserCodeError
@@ -35,7 +38,9 @@ def _user_errors():
 
 
 def run_user(what: str, fn, *args):
-    """``fn(*args)``, with an error from user code raised as a UserCodeError naming ``what``."""
+    """``fn(*args)``, with an error from user code raised as a UserCodeError naming ``what``,
+    the exception and the line of the user's file it came from (its first line says it all;
+    the Python traceback follows)."""
     try:
         return fn(*args)
     except EngineError:
@@ -44,10 +49,83 @@ def run_user(what: str, fn, *args):
         raise UserCodeError(f"{what} failed: {exc}") from exc
     except Exception as exc:
         if _is_spark_user_error(exc):
-            raise UserCodeError(f"{what} failed: {exc}") from exc
+            raise UserCodeError(describe_spark_error(what, str(exc))) from exc
         if type(exc).__module__.startswith(("py4j", "pyspark")):
             raise  # platform trouble (JVM, I/O): retryable
-        raise UserCodeError(f"{what} raised {type(exc).__name__}: {exc}") from exc
+        frames = [(f.filename, f.lineno, f.name) for f in traceback.extract_tb(exc.__traceback__)]
+        raise UserCodeError(f"{what} raised {_one_line(exc)}{_where(frames)}") from exc
+
+
+def run_user_frame(what: str, fn, *args):
+    """:func:`run_user` for a method that must return a Spark DataFrame: anything else is
+    a UserCodeError naming what it returned (never an AttributeError deep in the engine,
+    which would be retried as a platform failure)."""
+    out = run_user(what, fn, *args)
+    from pyspark.sql import DataFrame
+
+    if not isinstance(out, DataFrame):
+        raise UserCodeError(f"{what} returned a value of type {type(out).__qualname__}, "
+                            "not a Spark DataFrame: return the DataFrame your transforms build")
+    return out
+
+
+_FRAME = re.compile(r'^\s*File "(?P<file>[^"]+)", line (?P<line>\d+), in (?P<name>.+)$')
+
+
+def describe_spark_error(what: str, text: str) -> str:
+    """A one-line account of a Spark error from the user's code, then its Python traceback.
+
+    An exception in a UDF reaches the driver as a PythonException whose text is Spark's
+    preamble, the worker's traceback and, often, pages of Java stack: the first line the
+    user needs is the exception and the line of their file that raised it."""
+    start = text.find("Traceback (most recent call last):")
+    if start < 0:
+        return f"{what} failed: {_first_line(text)}"
+    trace = text[start:]
+    for stop in ("\nJVM stacktrace:", "\n SQLSTATE", "\n\tat "):
+        if stop in trace:
+            trace = trace[:trace.index(stop)]
+    lines = trace.rstrip().splitlines()
+    frames = [(m["file"], int(m["line"]), m["name"]) for m in map(_FRAME.match, lines) if m]
+    raised = next((ln.strip() for ln in reversed(lines) if ln.strip() and not ln.startswith(" ")), "an exception")
+    return f"{what}: the Python code raised {raised}{_where(frames)}\n{trace.rstrip()}"
+
+
+def _where(frames: list[tuple[str, int, str]]) -> str:
+    """`` (at file:line in name)`` of the innermost frame outside the engine and pyspark."""
+    for filename, line, name in reversed(frames):
+        if not _is_ours(filename):
+            return f" (at {_shown(filename)}:{line} in {name})"
+    return ""
+
+
+def _is_ours(filename: str) -> bool:
+    path = os.path.abspath(filename)
+    return any(path.startswith(root + os.sep) for root in _library_roots())
+
+
+def _library_roots() -> tuple[str, ...]:
+    roots = [os.path.dirname(os.path.abspath(__file__))]
+    try:
+        import pyspark
+
+        roots.append(os.path.dirname(os.path.abspath(pyspark.__file__)))
+    except ImportError:
+        pass
+    return tuple(roots)
+
+
+def _shown(filename: str) -> str:
+    rel = os.path.relpath(os.path.abspath(filename))
+    return filename if rel.startswith("..") else rel
+
+
+def _one_line(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {_first_line(str(exc))}" if str(exc) else type(exc).__name__
+
+
+def _first_line(text: str) -> str:
+    return next((line for line in text.splitlines() if line.strip()), "")
 
 
 def _is_spark_user_error(exc: Exception) -> bool:

@@ -76,7 +76,7 @@ def reduce_event(event: dict[str, Any], storage: Storage) -> dict[str, Any]:
     if "partition" in event:
         return _run(spec, event, run_partition_task, spec, tasks, event["round"], int(event["partition"]),
                     int(event["partitions"]), storage, attempt(event)).to_dict()
-    return _run(spec, event, reduce_job, spec, tasks, storage).to_dict()
+    return _run(spec, event, reduce_job, spec, tasks, storage, attempt(event)).to_dict()
 
 
 def partition_event(job_id: str, job_uri: str, round_: str, partition: int, partitions: int,

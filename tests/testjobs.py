@@ -363,3 +363,75 @@ class RowSources(Mapper):
 
     def map(self, df, ctx):
         return df.select(ctx.source_column().alias("source"), "value")
+
+
+class MapReturnsRows(SplitWords):
+    """A usual mistake: map returns collected rows (a list), not a DataFrame."""
+
+    def map(self, df, ctx):
+        return super().map(df, ctx).collect()
+
+
+class ReduceReturnsDict(Reducer):
+    """A usual mistake: reduce returns a plain dict of results."""
+
+    def reduce(self, df, ctx):
+        return {"words": df.count()}
+
+
+def _parse_line(value):
+    if "poison" in value:
+        raise ValueError(f"cannot parse {value!r}")
+    return len(value)
+
+
+class RaisesOnSomeRows(Mapper):
+    """A UDF that raises on lines holding 'poison': the error reaches the driver as Spark's
+    PythonException, wrapped in pages of Java stack."""
+
+    input_format = "text"
+
+    def map(self, df, ctx):
+        from pyspark.sql.types import IntegerType
+
+        return df.select(F.udf(_parse_line, IntegerType())("value").alias("length"))
+
+
+class SlowWords(SplitWords):
+    """SplitWords taking a second per task: time for a Ctrl-C to land mid-job."""
+
+    def map(self, df, ctx):
+        import time
+
+        time.sleep(1)
+        return super().map(df, ctx)
+
+
+def _checked_line(value):
+    if "poison" in value:
+        raise ValueError(f"line fails the check: {value!r}")
+    return True
+
+
+class WordsWithACheck(Mapper):
+    """Words per line, and a column 'checked' whose UDF raises on a line holding 'poison'.
+    SumCounts never reads 'checked': column pruning leaves it (and the check) out."""
+
+    input_format = "text"
+
+    def map(self, df, ctx):
+        from pyspark.sql.types import BooleanType
+
+        checked = F.udf(_checked_line, BooleanType())("value").alias("checked")
+        words = F.explode(F.split(F.lower(F.col("value")), r"[^a-z0-9']+")).alias("word")
+        return df.select(words, checked).where(F.col("word") != "").select("word", F.lit(1).alias("count"), "checked")
+
+
+class SumCountsKeepingTheCheck(Reducer):
+    """SumCounts, with the mapper's 'checked' column kept (so its check runs)."""
+
+    output_format = "csv"
+    keep_columns = ("checked",)
+
+    def reduce(self, df, ctx):
+        return df.groupBy("word").agg(F.sum("count").alias("count"))

@@ -15,13 +15,15 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from ..errors import EngineError, ManifestError, PlanError
+from ..job.layout import JobLayout
 from ..job.params import parse_param_flag
 from ..job.spec import MODES
-from ..job.status import FAILED, PARTIAL, SUCCEEDED
+from ..job.status import FAILED, INTERRUPTED, PARTIAL, SUCCEEDED, read_status
 from ..store.storage import Storage
 from .progress import format_summary
 
 EXIT_OK, EXIT_FAILED, EXIT_INVALID, EXIT_PARTIAL = 0, 1, 2, 3
+EXIT_INTERRUPTED = 130   # as a shell reports a command stopped by SIGINT
 _STATE_EXIT = {SUCCEEDED: EXIT_OK, PARTIAL: EXIT_PARTIAL, FAILED: EXIT_FAILED}
 
 
@@ -63,16 +65,24 @@ def overrides_from(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
+    from ..job.preflight import CHECKED, NOT_CHECKED
     from ..store.splits import split_blocker
     from .validate import validate_manifest
 
     spec, problems, found = validate_manifest(args.manifest, overrides_from(args),
                                               work_dir=getattr(args, "work_dir", None))
+    columns = None
+    if spec is not None and not args.no_spark:
+        from ..tasks import preview_columns
+
+        columns = preview_columns(spec)
     if args.json:
         print(json.dumps({"manifest": args.manifest, "valid": not problems,
                           "problems": [{"field": p.field, "reason": p.reason} for p in problems],
                           "job_id": spec.job_id if spec else None, "input_files": found,
-                          "not_split_because": split_blocker(spec.input.format, spec.input.options) if spec else None}))
+                          "not_split_because": split_blocker(spec.input.format, spec.input.options) if spec else None,
+                          "columns": (None if columns is None else {"unknown": columns} if isinstance(columns, str)
+                                      else {"written": columns[0], "not_written": columns[1]})}))
         return EXIT_INVALID if problems else EXIT_OK
     if problems:
         print(f"{args.manifest}: {len(problems)} problem{'s' * (len(problems) != 1)}")
@@ -85,26 +95,25 @@ def cmd_validate(args: argparse.Namespace) -> int:
     blocker = split_blocker(spec.input.format, spec.input.options)
     if blocker:
         print(f"  large inputs are read whole, not split into ranges: {blocker}")
+    if isinstance(columns, tuple) and columns[1]:
+        print(f"  columns not written (the reducer never reads them, so nothing computes them, checks in "
+              f"UDFs included): {', '.join(columns[1])}; Reducer.keep_columns keeps them")
+    elif isinstance(columns, tuple):
+        print("  columns: map tasks write every column the mapper returns")
+    elif columns:
+        print(f"  columns: not worked out: {columns}")
+    print(f"  checked: {'; '.join(CHECKED)}\n  not checked: {NOT_CHECKED}")
     return EXIT_OK
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from ..job.layout import JobLayout
     from ..job.lifecycle import DONE, RESUME, decide_start, inputs_changed
-    from ..job.planning import plan_job
+    from ..job.preflight import preflight
     from ..job.spec import load_manifest
-    from ..job.status import read_status
-    from ..store.publish import refuse_unsafe_destination
 
     spec = load_manifest(args.manifest, overrides_from(args), work_dir=args.work_dir)
     storage = Storage()
-    try:
-        plan = plan_job(spec, storage)
-    except PlanError as exc:   # name the manifest the inputs came from, not just the job
-        raise PlanError(args.manifest, exc.problems) from None
-    # Before anything is read from the work dir or written: a destination someone has
-    # written into (even since an earlier run of this job) is named now.
-    refuse_unsafe_destination(storage, spec.output.path, JobLayout(spec.work_dir, spec.job_id), args.manifest)
+    plan = preflight(spec, storage, args.manifest)
     start = decide_start(read_status(spec.work_dir, spec.job_id, storage), run_alive=False,
                          inputs_changed=inputs_changed(plan, storage))
     if start.action == DONE and not args.fresh:
@@ -125,7 +134,6 @@ def cmd_resume(args: argparse.Namespace) -> int:
     With --stack: resubmit it to the deployed stack, which resumes it as a new run."""
     from ..job.lifecycle import DONE, code_changed, decide_start
     from ..job.planning import load_plan
-    from ..job.status import read_status
 
     if args.stack or args.bucket:
         from ..stack.client import resume
@@ -177,12 +185,22 @@ def _execute(plan, args: argparse.Namespace) -> int:
         if line and not args.quiet and not args.json:
             print(line, file=out, flush=True)
 
-    status = LocalRunner(workers=args.workers, on_event=on_event).run(plan)
+    try:
+        status = LocalRunner(workers=args.workers, on_event=on_event).run(plan)
+    except KeyboardInterrupt:
+        progress.close()
+        status = read_status(plan.spec.work_dir, plan.job_id, Storage())
+        if args.json:
+            print(json.dumps(status.to_dict() if status else {"job_id": plan.job_id, "state": INTERRUPTED}))
+        print(f"\njob {plan.job_id} {INTERRUPTED}: {status.reason if status else 'stopped'} "
+              f"(`lmr run MANIFEST` or `lmr resume {plan.job_id}`)", file=sys.stderr)
+        return EXIT_INTERRUPTED
     progress.close()
     if args.json:
         print(json.dumps(status.to_dict()))
     else:
         print(format_summary(status), file=out)
+        print(_where_reported(status, plan.spec.work_dir), file=out)
     if status.state != SUCCEEDED:
         print(f"job {status.job_id} {status.state}: {status.reason or 'some inputs failed'}",
               file=sys.stderr)
@@ -198,19 +216,32 @@ def _local_work_dir(args: argparse.Namespace) -> str:
 
 
 def _local_status(args: argparse.Namespace):
-    """(status, work dir, storage) of a local job named on the command line."""
-    from ..job.status import read_status
+    """(status, work dir, storage) of a local job named on the command line: by its id,
+    by the start of its id (its name), or by its manifest file."""
+    import os
 
-    storage, work_dir = Storage(), _local_work_dir(args)
-    status = read_status(work_dir, args.job_id, storage)
+    storage, work_dir, job_id = Storage(), _local_work_dir(args), args.job_id
+    if os.path.isfile(job_id):   # a manifest: the job it describes, where it runs
+        from ..job.spec import load_manifest
+
+        spec = load_manifest(job_id, work_dir=getattr(args, "work_dir", None))
+        work_dir, job_id = spec.work_dir, spec.job_id
+    status = read_status(work_dir, job_id, storage)
     if status is None:
-        raise UsageError(f"no job {args.job_id} under {work_dir}")
+        jobs = JobLayout(work_dir, "").job_dir.rstrip("/")
+        names = sorted(n for n in (os.listdir(jobs) if os.path.isdir(jobs) else ())
+                       if n.startswith(f"{job_id}-") and storage.exists(JobLayout(work_dir, n).status_json))
+        if len(names) != 1:
+            raise UsageError(f"no job {job_id} under {work_dir}" + (
+                f"; it names several: {', '.join(names[:10])}" if names else
+                " (give a job id, its name, or its manifest; --work-dir if it ran elsewhere)"))
+        status = read_status(work_dir, names[0], storage)
     return status, work_dir, storage
 
 
 def cmd_logs(args: argparse.Namespace) -> int:
     from ..local.runner import REDUCER_FAILED
-    from ..logs import read_task_logs
+    from ..logs import condensed, read_task_logs
 
     if args.stack:
         return _aws_logs(args)
@@ -222,19 +253,24 @@ def cmd_logs(args: argparse.Namespace) -> int:
             ["reduce"] if status.reason.startswith(REDUCER_FAILED) else [])
     else:
         task_ids = [t.task_id for t in status.tasks] + [f.task_id for f in status.failed] + ["reduce"]
-    logs = read_task_logs(storage, work_dir, args.job_id, sorted(set(task_ids), key=task_ids.index))
+    logs = read_task_logs(storage, work_dir, status.job_id, sorted(set(task_ids), key=task_ids.index))
     if args.json:
         print(json.dumps(logs))
-    else:
-        for task_id, text in logs.items():
-            print(f"=== {task_id} ===\n{text or '(no log: run in-process, or never started)'}")
+        return EXIT_OK
+    errors = {f.task_id: f"{f.error_type}: {f.error}" for f in status.failed}
+    if status.reason.startswith(REDUCER_FAILED):
+        errors["reduce"] = status.reason.removeprefix(REDUCER_FAILED).lstrip(": ")
+    for task_id, text in logs.items():
+        print(f"=== {task_id} ===")
+        if task_id in errors:
+            print(f"failed: {errors[task_id]}\n--- log ---")
+        print(text if args.full else condensed(text) if text else "(no log: run in-process, or never started)")
     return EXIT_OK
 
 
 def _aws_logs(args: argparse.Namespace) -> int:
     import boto3
 
-    from ..job.status import read_status
     from ..stack.client import fetch_logs
 
     task_ids = {args.task} if args.task else None
@@ -257,9 +293,14 @@ def cmd_report(args: argparse.Namespace) -> int:
     status, work_dir, storage = _local_status(args)
     uri = write_report(status, work_dir, storage)
     if args.json:
-        print(json.dumps({"job_id": args.job_id, "report": uri, "cost": estimate_cost(status)}))
+        print(json.dumps({"job_id": status.job_id, "report": uri, "cost": estimate_cost(status)}))
     else:
         print(uri)
+    if args.open:
+        import pathlib
+        import webbrowser
+
+        webbrowser.open(pathlib.Path(uri).resolve().as_uri())
     return EXIT_OK
 
 
@@ -316,6 +357,8 @@ def cmd_submit(args: argparse.Namespace) -> int:
 def cmd_status(args: argparse.Namespace) -> int:
     import time
 
+    if not (args.stack or args.bucket or args.state_machine):
+        return _local_job_status(args)
     import boto3
 
     from ..stack.client import TERMINAL, format_progress, job_progress
@@ -339,6 +382,25 @@ def cmd_status(args: argparse.Namespace) -> int:
         if not args.watch or progress["state"] in TERMINAL:
             return _STATE_EXIT.get(progress["state"], EXIT_OK)
         time.sleep(args.interval)
+
+
+def _local_job_status(args: argparse.Namespace) -> int:
+    """A job run on this machine: its summary, its state and reason, where its report is."""
+    status, work_dir, _ = _local_status(args)
+    if args.json:
+        print(json.dumps(status.to_dict()))
+    else:
+        print(format_summary(status).lstrip("\n"))
+        print(_where_reported(status, work_dir))
+        if status.state != SUCCEEDED:
+            print(f"job {status.job_id} {status.state}: {status.reason or 'some inputs failed'}")
+    return _STATE_EXIT.get(status.state, EXIT_OK)
+
+
+def _where_reported(status, work_dir: str) -> str:
+    report = JobLayout(work_dir, status.job_id).report_html
+    return (f"  report: {report}\n  (again: lmr status {status.job_id}; lmr report {status.job_id} --open; "
+            f"lmr logs {status.job_id} --failed)")
 
 
 def _stack_flags(parser: argparse.ArgumentParser) -> None:
@@ -374,17 +436,19 @@ def build_parser() -> argparse.ArgumentParser:
     res.add_argument("--state-machine", metavar="ARN", help="state machine ARN (instead of --stack)")
     res.set_defaults(func=cmd_resume)
     lg = sub.add_parser("logs", help="a job's per-task logs (local, or --stack for AWS)")
-    lg.add_argument("job_id")
+    lg.add_argument("job_id", help="job id, job name, or manifest file (local); job id (--stack)")
     which = lg.add_mutually_exclusive_group()
     which.add_argument("--task", metavar="ID")
-    which.add_argument("--failed", action="store_true", help="only the failed tasks' logs")
+    which.add_argument("--failed", action="store_true", help="only the failed tasks' logs, each after its error")
+    lg.add_argument("--full", action="store_true", help="Java stack traces in full (by default one line each)")
     lg.add_argument("--work-dir")
     _stack_flags(lg)   # with --stack: the functions' CloudWatch logs
     lg.set_defaults(func=cmd_logs)
     rp = sub.add_parser("report", help="(re)write a job's report.html and print where it is")
-    rp.add_argument("job_id")
+    rp.add_argument("job_id", help="job id, job name, or manifest file")
     rp.add_argument("--work-dir")
     rp.add_argument("--json", action="store_true")
+    rp.add_argument("--open", action="store_true", help="open it in the web browser")
     rp.set_defaults(func=cmd_report)
     ini = sub.add_parser("init", help="scaffold a job: jobs/NAME.py, manifests/NAME.json + sample, tests/test_NAME.py")
     ini.add_argument("name")
@@ -394,6 +458,8 @@ def build_parser() -> argparse.ArgumentParser:
     val = sub.add_parser("validate", help="check a manifest and its inputs; run nothing")
     val.add_argument("manifest")
     val.add_argument("--json", action="store_true")
+    val.add_argument("--no-spark", action="store_true",
+                     help="skip planning the job over no rows (which lists the columns pruning leaves out)")
     _spec_flags(val)
     val.set_defaults(func=cmd_validate)
     sub_ = sub.add_parser("submit", help="upload a manifest to a deployed stack; prints the job id")
@@ -401,8 +467,10 @@ def build_parser() -> argparse.ArgumentParser:
     _stack_flags(sub_)
     _spec_flags(sub_)
     sub_.set_defaults(func=cmd_submit)
-    st = sub.add_parser("status", help="a job on a deployed stack: status.json and map-run counts")
-    st.add_argument("job_id")
+    st = sub.add_parser("status", help="a job's state and counts: run here (by id, name or manifest), "
+                                        "or with --stack on AWS")
+    st.add_argument("job_id", help="job id, job name, or manifest file (local); job id (--stack)")
+    st.add_argument("--work-dir")
     _stack_flags(st)
     st.add_argument("--watch", action="store_true", help="poll until the job finishes")
     st.add_argument("--interval", type=float, default=5.0, help="seconds between polls (--watch)")
@@ -430,6 +498,9 @@ def main(argv: list[str] | None = None) -> int:
     except (BotoCoreError, ClientError) as exc:   # AWS said no: credentials, permissions, region
         print(f"lmr {args.command}: AWS: {exc}", file=sys.stderr)
         return EXIT_FAILED
+    except KeyboardInterrupt:   # before a job started (planning, listing): nothing to resume
+        print(f"\nlmr {args.command}: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
 
 
 if __name__ == "__main__":

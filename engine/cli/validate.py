@@ -6,6 +6,7 @@ from typing import Any
 
 from ..errors import ManifestError, PlanError, Problem
 from ..job.planning import list_input_files
+from ..job.preflight import preflight
 from ..job.spec import JobSpec, ManifestParser, manifest_dir, read_manifest
 from ..store.storage import Storage
 
@@ -13,7 +14,9 @@ from ..store.storage import Storage
 def validate_manifest(uri: str, overrides: dict[str, Any] | None = None,
                       storage: Storage | None = None,
                       work_dir: str | None = None) -> tuple[JobSpec | None, list[Problem], int]:
-    """(spec or None, every problem found, number of input files found)."""
+    """(spec or None, every problem found, number of input files found). A well-formed
+    manifest gets every check ``lmr run`` makes before it starts (engine/job/preflight.py);
+    a malformed one still gets its inputs listed, so that every problem shows at once."""
     storage = storage or Storage()
     try:
         data = read_manifest(uri, overrides, storage=storage)
@@ -25,13 +28,18 @@ def validate_manifest(uri: str, overrides: dict[str, Any] | None = None,
         spec = parser.parse(data)
     except ManifestError as exc:
         problems.extend(exc.problems)
-    inp = spec.input if spec else getattr(parser, "input", None)
+    if spec is not None:
+        try:
+            return spec, [], len({f.uri for f in preflight(spec, storage, uri).inputs})
+        except PlanError as exc:
+            return None, exc.problems, 0
+    inp = getattr(parser, "input", None)
     found = 0
     # The input files are checked even when other fields are wrong: report it all at once.
     if inp is not None and (inp.files or inp.prefix or inp.list) and not any(
             p.field.startswith("input") for p in problems):
         try:
-            found = len(list_input_files(inp, storage, uri, output=spec.output.path if spec else None))
+            found = len(list_input_files(inp, storage, uri))
         except PlanError as exc:
             problems.extend(exc.problems)
-    return (spec if not problems else None), problems, found
+    return None, problems, found

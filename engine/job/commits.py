@@ -166,18 +166,23 @@ def part_uris(spec: JobSpec, result: MapResult) -> list[str]:
     return [layout.part(task_id, p) for p in result.parts]
 
 
+# The task id of a job's one reducer (R = 1; with R > 1, reduce task p is ``reduce-<p>``).
+REDUCE_TASK = "reduce"
+
+
 def record_failure(spec: JobSpec, task_id: str, inputs: list[str], error: dict, attempt: int,
-                   storage: Storage) -> None:
+                   storage: Storage, started_at: float | None = None) -> None:
     """Record the error (``{errorType, errorMessage}``) of a task's failed attempt (the last
     one is what the status says): a map task's, or a reduce task's (``reduce-<p>``, R > 1).
-    The first attempt's start is kept, so the report shows how long the task was tried."""
+    ``started_at``: when this attempt started. The first attempt's start is kept, so the
+    report draws the task as long as it was tried."""
     uri = JobLayout(spec.work_dir, spec.job_id).failure(task_id)
     try:
         earlier = recorded_failure(spec, task_id, storage) or {}
         now = time.time()
         storage.write_text(uri, json.dumps({
-            "task_id": task_id, "inputs": inputs, **error,
-            "attempts": attempt, "started_at": earlier.get("started_at", now), "finished_at": now}))
+            "task_id": task_id, "inputs": inputs, **error, "attempts": attempt,
+            "started_at": earlier.get("started_at", started_at or now), "finished_at": now}))
     except Exception:  # the original error matters more than its record
         log.exception("could not record the failure of task %s at %s", task_id, uri)
 

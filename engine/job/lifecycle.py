@@ -13,14 +13,15 @@ from dataclasses import dataclass, replace
 from ..errors import RetriesExhaustedError, is_retryable
 from ..store.storage import Storage
 from . import cache
-from .commits import committed_results, in_parallel, recorded_failure, uncommit
+from .commits import REDUCE_TASK, committed_results, in_parallel, recorded_failure, uncommit
 from .fingerprints import code_fingerprints
 from .layout import JobLayout
 from .partitions import check_settings, current_partitions
 from .planning import MapTask, Plan, load_tasks, save_plan
 from .results import CACHED, ReduceResult
 from .spec import JobSpec
-from .status import RUNNING, SUCCEEDED, FailedTask, JobStatus, build_status, read_status, write_status
+from .status import (INTERRUPTED, RUNNING, SUCCEEDED, FailedTask, JobStatus, build_status, read_status,
+                     write_status)
 
 
 def may_retry(error_type: str, attempt: int, retries: int) -> bool:
@@ -120,6 +121,9 @@ def begin(plan: Plan, storage: Storage, start: Start,
     machine to read) and write a RUNNING status recording the run. Returns the status
     and those tasks."""
     check_settings(plan.spec)
+    layout = JobLayout(plan.spec.work_dir, plan.job_id)
+    for stale in failed_reduce_tasks(plan.spec, storage):   # the last run's reduce: this run's is ahead
+        storage.delete(layout.failure(stale.task_id))
     save_plan(plan, storage)
     pending = pending_tasks(plan, start, storage)
     if plan.spec.uses_mapper:
@@ -159,6 +163,40 @@ def pending_tasks(plan: Plan, start: Start, storage: Storage) -> list[MapTask]:
     return [t for t, again in zip(plan.tasks, in_parallel(runs_again, list(plan.tasks))) if again]
 
 
+def interrupt(spec: JobSpec, tasks: list[MapTask], storage: Storage) -> JobStatus:
+    """End the current run as stopped by the user: INTERRUPTED, with what committed so far
+    (kept: the next run resumes). Nothing else is decided or written."""
+    results = committed_results(spec, tasks, storage) if spec.uses_mapper else {}
+    running = read_status(spec.work_dir, spec.job_id, storage)
+    now = time.time()
+    started = running.started_at if running is not None else now
+    reason = (f"interrupted after {len(results)} of {len(tasks)} map tasks committed; "
+              "run the job again to resume (committed tasks are kept)")
+    status = build_status(spec, list(results.values()), [], None, started, now)
+    run = dict(running.runs[-1]) if running is not None and running.runs else {"run": 1, "started_at": started}
+    run.update(state=INTERRUPTED, finished_at=now)
+    status = replace(status, state=INTERRUPTED, reason=reason, tasks_total=len(tasks), tasks_failed=0,
+                     runs=_with_run(running, run))
+    write_status(status, spec.work_dir, storage)
+    return status
+
+
+def _failed_task(task_id: str, inputs: list[str], record: dict) -> FailedTask:
+    return FailedTask(task_id, inputs, record["errorType"], record["errorMessage"], record.get("attempts", 0),
+                      record.get("started_at", 0.0), record.get("finished_at", 0.0))
+
+
+def failed_reduce_tasks(spec: JobSpec, storage: Storage) -> list[FailedTask]:
+    """The recorded failures of the job's reducer (``reduce``) or reduce tasks (``reduce-<p>``):
+    each reduce attempt that succeeds removes its own record, so what is left failed."""
+    layout = JobLayout(spec.work_dir, spec.job_id)
+    names = sorted(info.uri.rsplit("/", 1)[-1][:-len(".json")] for info in storage.list(layout.failures)
+                   if info.uri.endswith(".json"))
+    records = [(name, recorded_failure(spec, name, storage)) for name in names
+               if name == REDUCE_TASK or name.startswith(f"{REDUCE_TASK}-")]
+    return [_failed_task(name, [], record) for name, record in records if record]
+
+
 def finish(spec: JobSpec, tasks: list[MapTask], reduce: ReduceResult | None, reason: str,
            storage: Storage) -> JobStatus:
     """End the job's current run: its status computed from the commit markers and the
@@ -170,14 +208,13 @@ def finish(spec: JobSpec, tasks: list[MapTask], reduce: ReduceResult | None, rea
     lost = [task for task in tasks if task.task_id not in results] if spec.uses_mapper else []
     for task, record in zip(lost, in_parallel(lambda t: recorded_failure(spec, t.task_id, storage), lost)):
         record = record or {"errorType": "TaskNotCommitted", "errorMessage": "the task never committed its output"}
-        failed.append(FailedTask(task.task_id, task.input_uris, record["errorType"], record["errorMessage"],
-                                 record.get("attempts", 0), record.get("started_at", 0.0),
-                                 record.get("finished_at", 0.0)))
+        failed.append(_failed_task(task.task_id, task.input_uris, record))
     running = read_status(spec.work_dir, spec.job_id, storage)
     now = time.time()
     started = running.started_at if running is not None else now
     status = build_status(spec, list(results.values()), failed, reduce, started, now, reason)
-    status = replace(status, partitions=current_partitions(spec, tasks, storage, results))
+    status = replace(status, partitions=current_partitions(spec, tasks, storage, results),
+                     failed_reduce=[] if reduce is not None else failed_reduce_tasks(spec, storage))
     run = dict(running.runs[-1]) if running is not None and running.runs else {"run": 1, "started_at": started}
     run.update(state=status.state, finished_at=now)
     status = replace(status, runs=_with_run(running, run))

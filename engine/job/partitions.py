@@ -31,7 +31,7 @@ from .layout import JobLayout, bucket_of
 from .planning import MapTask
 from .results import SUCCEEDED, MapResult, ReduceResult
 from .spec import AUTO, JobSpec
-from .status import may_reduce
+from .status import may_reduce, too_few_succeeded
 
 AUTO_BUCKETS = 64                        # buckets map tasks write with "reducers": "auto"
 REDUCER_BUDGET_BYTES = 1 << 30           # "auto": intermediate bytes per reduce task
@@ -97,8 +97,7 @@ def plan_reduce(spec: JobSpec, tasks: list[MapTask], storage: Storage) -> Reduce
     check_destination(storage, spec.output.path, JobLayout(spec.work_dir, spec.job_id))
     results = committed_results(spec, tasks, storage)
     if not may_reduce(len(tasks), len(results), spec.min_success_ratio):
-        return ReducePlan(skipped=f"{len(results)} of {len(tasks)} map tasks succeeded, below "
-                                  f"min_success_ratio {spec.min_success_ratio}")
+        return ReducePlan(skipped=too_few_succeeded(len(results), len(tasks), spec.min_success_ratio))
     this_round, partitions = current_round(spec, results)
     done = _committed_ids(spec, this_round, storage)
     return ReducePlan(this_round, partitions, [p for p in range(partitions) if p not in done])

@@ -39,6 +39,12 @@ class MapResult:
     source_task: str = ""
     identity: str = ""          # the task's MapTask.identity: what it read
 
+    @property
+    def dropped(self) -> int:
+        """Rows the task read that its mapper did not return (its filters): rows in =
+        rejected + rows the mapper read. 0 when it returned as many or more (an explode)."""
+        return max(0, self.rows_in - self.rejected - self.rows_out)
+
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 

@@ -18,12 +18,21 @@ from .results import CACHED, SUCCEEDED, MapResult, ReduceResult
 from .spec import REDUCER_ONLY, JobSpec
 
 # A job's states; SUCCEEDED is the word a task's and the reducer's results use too.
-PARTIAL, FAILED, RUNNING = "PARTIAL", "FAILED", "RUNNING"
+# INTERRUPTED: a local run stopped by the user (Ctrl-C); the next run resumes it.
+PARTIAL, FAILED, RUNNING, INTERRUPTED = "PARTIAL", "FAILED", "RUNNING", "INTERRUPTED"
 
 
 def may_reduce(total: int, succeeded: int, min_success_ratio: float) -> bool:
     """Whether enough map tasks committed for the reducer to run."""
     return total > 0 and succeeded > 0 and succeeded / total >= min_success_ratio
+
+
+def too_few_succeeded(succeeded: int, total: int, min_success_ratio: float) -> str:
+    """Why the reducer does not run: the one wording, wherever it is decided."""
+    return f"{succeeded} of {total} map tasks succeeded, below min_success_ratio {min_success_ratio}"
+
+
+FIRST_FAILURE = "; first failure: "
 
 
 def outcome(total: int, succeeded: int, min_success_ratio: float, reduced_ok: bool) -> str:
@@ -41,6 +50,11 @@ class FailedTask:
     attempts: int
     started_at: float = 0.0     # first attempt's start and last attempt's end (0: unknown)
     finished_at: float = 0.0
+
+    @property
+    def duration_s(self) -> float:
+        """How long the task was tried, first attempt's start to last attempt's end."""
+        return max(0.0, self.finished_at - self.started_at) if self.started_at else 0.0
 
 
 @dataclass(frozen=True)
@@ -67,10 +81,17 @@ class JobStatus:
     runs: list[dict] = field(default_factory=list)
     tasks_cached: int = 0       # of tasks_succeeded: reused from earlier jobs ("cache": true)
     partitions: list[ReduceResult] = field(default_factory=list)   # R > 1: each reduce task
+    # The reducer's (or, R > 1, each reduce task's) failure, when the job's reduce failed.
+    failed_reduce: list[FailedTask] = field(default_factory=list)
 
     @property
     def duration_s(self) -> float:
         return self.finished_at - self.started_at
+
+    @property
+    def dropped(self) -> int:
+        """Rows the committed tasks read that their mappers did not return."""
+        return sum(t.dropped for t in self.tasks)
 
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)
@@ -82,6 +103,7 @@ class JobStatus:
         data = dict(data)
         data.pop("duration_s", None)
         data["failed"] = [FailedTask(**f) for f in data.get("failed", [])]
+        data["failed_reduce"] = [FailedTask(**f) for f in data.get("failed_reduce", [])]
         data["tasks"] = [MapResult.from_dict(t) for t in data.get("tasks", [])]
         data["partitions"] = [ReduceResult.from_dict(p) for p in data.get("partitions", [])]
         if data.get("reduce"):
@@ -98,9 +120,12 @@ def build_status(spec: JobSpec, results: list[MapResult], failed: list[FailedTas
     else:
         state = outcome(total, len(results), spec.min_success_ratio, reduce is not None)
     if state == FAILED and not reason:
-        reason = (f"{len(results)} of {total} map tasks succeeded, below min_success_ratio "
-                  f"{spec.min_success_ratio}" if not may_reduce(total, len(results), spec.min_success_ratio)
-                  else "the reducer failed")
+        reason = (too_few_succeeded(len(results), total, spec.min_success_ratio)
+                  if not may_reduce(total, len(results), spec.min_success_ratio) else "the reducer failed")
+    if state == FAILED and failed and FIRST_FAILURE not in reason:
+        first = failed[0]
+        line = next((ln for ln in first.error.splitlines() if ln.strip()), "")
+        reason = f"{reason}{FIRST_FAILURE}{first.task_id}: {first.error_type}: {line}"
     return JobStatus(
         job_id=spec.job_id, name=spec.name, mode=spec.mode, state=state, tasks_total=total,
         tasks_succeeded=len(results), tasks_failed=len(failed),

@@ -215,6 +215,13 @@ class LocalRunner:
                 reduce, reason, executor = self._partitioned_reduce(plan, executor)
             else:
                 reduce, reason, executor = self._reduce_phase(plan, executor)
+        except KeyboardInterrupt:   # Ctrl-C: stop the workers now, keep what committed
+            if executor is not None:
+                executor.shutdown(wait=False, cancel_futures=True)
+                executor = None
+            status = lifecycle.interrupt(spec, list(plan.tasks), storage)
+            emit({"event": "job_done", "status": status})
+            raise
         finally:
             if executor is not None:
                 executor.shutdown(wait=True, cancel_futures=True)

@@ -14,6 +14,8 @@ import threading
 from collections import Counter
 from dataclasses import replace
 
+from ..errors import UserCodeError
+
 log = logging.getLogger(__name__)
 
 _cache: dict[tuple[str, str], list[str] | None] = {}
@@ -58,3 +60,19 @@ def _scanned_columns(query) -> set[str] | None:
         if leaf.getClass().getSimpleName() == "FileSourceScanExec":
             read = (read or set()) | set(leaf.requiredSchema().fieldNames())
     return read
+
+
+def written_columns(reducer, names: list[str], used: list[str] | None) -> list[str] | None:
+    """The columns a map task writes: those the reducer reads (``used``; None: all), plus
+    the Reducer's ``keep_columns`` (in schema order), or None for all of them."""
+    keep = tuple(getattr(reducer, "keep_columns", ()) or ())
+    if "*" in keep:
+        return None
+    missing = [c for c in keep if c not in names]
+    if missing:
+        raise UserCodeError(f"Reducer.keep_columns names {', '.join(map(repr, missing))}, which the mapper does "
+                            f"not return (its columns: {', '.join(names)})")
+    if used is None:
+        return None
+    chosen = [n for n in names if n in used or n in keep]
+    return chosen if len(chosen) < len(names) else None

@@ -7,6 +7,7 @@ JVM flags for a fast start. Settings resolve explicit argument -> environment ->
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import logging
 import os
@@ -164,6 +165,26 @@ class _Start(NamedTuple):
     profile: str
     launch: gateway.Launch | None   # None: pyspark starts the JVM with spark-submit
     started_at: float
+
+
+@contextlib.contextmanager
+def jvm_output_discarded():
+    """Within it, a JVM this process starts writes its output (Spark's start-up warnings,
+    its log) nowhere: for a command whose terminal shows only its own lines (``lmr
+    validate``). The process's own stdout and stderr are back once it ends."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = [os.dup(1), os.dup(2)]
+    null = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(null, 1)
+        os.dup2(null, 2)
+        yield
+    finally:
+        os.dup2(saved[0], 1)
+        os.dup2(saved[1], 2)
+        for fd in (*saved, null):
+            os.close(fd)
 
 
 def get_spark(extra_conf: dict[str, str] | None = None, workload_bytes: int | None = None):

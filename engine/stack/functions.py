@@ -18,11 +18,11 @@ from ..errors import DestinationError, EngineError, ManifestError, PermanentStor
 from ..job.layout import JobLayout
 from ..job.lifecycle import ALIVE, DONE, begin, decide_start, finish, inputs_changed
 from ..job.partitions import partition_failure, partitioned, plan_reduce
-from ..job.planning import Plan, load_tasks, plan_job
+from ..job.planning import Plan, load_tasks
+from ..job.preflight import preflight
 from ..job.results import SKIPPED, SUCCEEDED, ReduceResult
 from ..job.spec import MAPPER_ONLY, load_manifest
 from ..job.status import FAILED, RUNNING, JobStatus, read_status, write_status
-from ..store.publish import refuse_unsafe_destination
 from ..store.storage import Storage
 from ..store.uris import s3_uri, split_s3
 from ..worker import load_spec
@@ -61,8 +61,7 @@ def submit_manifest(manifest_uri: str, work_dir: str, state_machine_arn: str, sf
     try:
         # The coordinator has no pyspark: classes are checked without importing them.
         spec = load_manifest(manifest_uri, storage=storage, check_classes=False, work_dir=work_dir)
-        plan = plan_job(spec, storage)
-        refuse_unsafe_destination(storage, spec.output.path, JobLayout(work_dir, spec.job_id), manifest_uri)
+        plan = preflight(spec, storage, manifest_uri)
     except (ManifestError, PlanError) as exc:
         return _reject_manifest(manifest_uri, work_dir, exc, storage)
 

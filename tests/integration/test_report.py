@@ -122,3 +122,119 @@ def test_a_report_of_10000_tasks_draws_pictures_that_scale_and_lists_the_slowest
     assert [task for task, _ in listed] == [t.task_id for t in slowest]
     assert re.findall(r"<tr class=\"failed-row\"><td>(f\d{3})</td>", dom) == [f.task_id for f in failed[:100]]
     assert "... and 50 more failed tasks" in dom
+
+
+# --- the report tells a failure's story (a succeeded, a failed-mapper, a failed-reducer and
+# a resumed job, each rendered by the browser and read back from its DOM) --------------------
+
+def _page(status, spec, tmp_path) -> str:
+    return dump_dom(JobLayout(spec.work_dir, spec.job_id).report_html, tmp_path)
+
+
+def _axis_end(dom: str) -> float:
+    return float(re.search(r'<text class="axis-end"[^>]*>([\d.]+) s</text>', dom)[1])
+
+
+def _rect_width(dom: str, cls: str, task: str) -> float:
+    found = re.search(rf'<rect class="{cls}"[^>]*width="([\d.]+)"[^>]*data-task="{task}"', dom)
+    assert found, (cls, task)
+    return float(found[1])
+
+
+def test_a_succeeded_job_shows_dropped_rows_reject_reasons_and_its_first_output_rows(spark, tmp_path):
+    import pandas as pd
+
+    data = tmp_path / "in"
+    data.mkdir()
+    dropped = rejected = 0
+    for i in range(2):
+        lines = ["id,name,score"]
+        for j in range(30):
+            if j in (3, 17):
+                lines.append(f"{j},bad,not-a-number")
+                rejected += 1
+            else:
+                lines.append(f"{j},n{i}-{j},{-1 if j % 6 == 0 else j}")
+                dropped += j % 6 == 0
+        (data / f"f{i}.csv").write_text("\n".join(lines) + "\n")
+    status, spec, _ = run_local({"name": "story-ok", "mode": "MAPPER_ONLY", "mapper": "tests.testjobs:CsvPassThrough",
+                                 "task_bytes": 1, "input": {"prefix": str(data), "glob": "*.csv"},
+                                 "output": {"path": str(tmp_path / "out")}}, tmp_path)
+    assert status.state == "SUCCEEDED"
+    dom = _page(status, spec, tmp_path)
+    assert f"rejected {rejected:,}" in dom and f"dropped by the mappers {dropped:,}" in dom
+    reasons = re.findall(r"<table class=\"reject-reasons\">.*?</table>", dom, re.S)[0]
+    counts = [int(n) for n in re.findall(r"<td>(\d+)</td></tr>", reasons)]
+    assert sum(counts) == rejected and "does not fit the declared schema" in reasons
+    links = re.findall(r"<a class=\"errors-file\" href=\"(errors/t\d+\.jsonl)\"", dom)
+    job_dir = tmp_path / "work" / "jobs" / spec.job_id
+    assert len(links) == 2 and all((job_dir / link).is_file() for link in links)
+    # The preview: the first rows of the first output file, as pandas reads that file.
+    marker = json.loads((tmp_path / "out" / "_SUCCESS").read_text())
+    first = pd.read_csv(tmp_path / "out" / marker["files"][0], dtype=str).head(10)
+    preview = re.findall(r"<table class=\"preview\">(.*?)</table>", dom, re.S)[0]
+    cells = [re.findall(r"<t[dh]>(.*?)</t[dh]>", row) for row in re.findall(r"<tr>(.*?)</tr>", preview)]
+    assert cells == [list(first.columns), *first.values.tolist()]
+    assert _axis_end(dom) == pytest.approx(status.duration_s, abs=0.11)   # the whole job, start-up included
+
+
+def test_a_failed_mapper_is_drawn_as_long_as_it_ran_with_the_users_error(spark, tmp_path):
+    data = tmp_path / "in"
+    data.mkdir()
+    (data / "a.txt").write_text("fine\n" * 50)
+    (data / "b.txt").write_text("fine\nthis line is poison\n")
+    status, spec, _ = run_local({"name": "story-map", "mode": "MAPPER_ONLY", "mapper": "tests.testjobs:RaisesOnSomeRows",
+                                 "task_bytes": 1, "input": {"prefix": str(data), "glob": "*.txt"},
+                                 "output": {"path": str(tmp_path / "out"), "format": "parquet"}}, tmp_path)
+    assert status.state == "FAILED"
+    [failure] = status.failed
+    ran = failure.finished_at - failure.started_at
+    assert ran > 0.05                                                      # recorded as it ran, not 0 s
+    dom = _page(status, spec, tmp_path)
+    span = _axis_end(dom)
+    assert _rect_width(dom, "task-bar failed", failure.task_id) == pytest.approx(max(2, ran / span * 900), abs=3)
+    row = re.findall(r"<tr class=\"failed-row\">(.*?)</tr>", dom, re.S)
+    assert len(row) == 1 and "ValueError: cannot parse 'this line is poison'" in row[0] and "b.txt" in row[0]
+    slowest = re.findall(r"<table class=\"slowest\">(.*?)</table>", dom, re.S)[0]
+    assert "failed after 1 attempt(s)" in slowest and "t00000" in slowest   # not an empty table
+    assert "No output to preview" in dom
+
+
+def test_a_failed_reducer_is_a_timeline_row_and_a_failure_with_its_error(spark, tmp_path):
+    data = tmp_path / "in"
+    data.mkdir()
+    (data / "a.txt").write_text("alpha beta\n")
+    status, spec, _ = run_local({"name": "story-reduce", "mapper": "jobs.wordcount:SplitWords",
+                                 "reducer": "tests.testjobs:ReduceReturnsDict", "input": {"prefix": str(data)},
+                                 "output": {"path": str(tmp_path / "out")}}, tmp_path)
+    assert status.state == "FAILED" and not status.failed
+    [failure] = status.failed_reduce
+    assert failure.task_id == "reduce" and failure.attempts == 1
+    dom = _page(status, spec, tmp_path)
+    assert _rect_width(dom, "reduce-bar failed", "reduce") >= 2
+    assert "Reducer.reduce returned a value of type dict" in re.findall(r'<text class="error-label"[^>]*>(.*?)</text>', dom)[0]
+    rows = re.findall(r"<tr class=\"failed-row\">(.*?)</tr>", dom, re.S)
+    assert len(rows) == 1 and rows[0].startswith("<td>reduce</td>") and "value of type dict" in rows[0]
+    assert ">none<" not in dom.split("<h2>Failures</h2>")[1].split("<h2>")[0]
+
+
+def test_a_resumed_job_lists_the_tasks_an_earlier_run_committed(spark, tmp_path, monkeypatch):
+    monkeypatch.setenv("LMR_TEST_SCRATCH", str(tmp_path))
+    data = tmp_path / "in"
+    data.mkdir()
+    for name in ("a.txt", "broken.txt", "c.txt"):
+        (data / name).write_text(f"{name} words here\n")
+    manifest = {"name": "story-resume", "mapper": "tests.testjobs:FailsUntilFixed", "reducer": "jobs.wordcount:SumCounts",
+                "task_bytes": 1, "min_success_ratio": 0.5, "input": {"prefix": str(data)},
+                "output": {"path": str(tmp_path / "out")}}
+    first, _, _ = run_local(manifest, tmp_path)
+    assert first.state == "PARTIAL"
+    (tmp_path / "fixed").touch()
+    second, spec, _ = run_local(manifest, tmp_path)
+    assert second.state == "SUCCEEDED" and [r["run"] for r in second.runs] == [1, 2]
+    dom = _page(second, spec, tmp_path)
+    slowest = re.findall(r"<table class=\"slowest\">(.*?)</table>", dom, re.S)[0]
+    runs = dict(re.findall(r"<tr><td>(t\d+)</td>(?:<td>[^<]*</td>){4}<td>([^<]+)</td>", slowest))
+    assert runs == {"t00000": "an earlier run", "t00001": "this run", "t00002": "an earlier run"}
+    bars = dict((task, cls) for cls, task in re.findall(r'<rect class="(task-bar[^"]*)"[^>]*data-task="(t\d+)"', dom))
+    assert "skipped" in bars["t00000"] and "ok" in bars["t00001"] and "skipped" in bars["t00002"]

@@ -115,6 +115,7 @@ def test_a_bad_reducer_budget_is_named_before_anything_is_written(tmp_path, monk
                                     "input": {"files": [str(tmp_path / "a.txt")]}, "output": {"path": str(tmp_path / "out")}}))
     (tmp_path / "a.txt").write_text("a b\n")
     monkeypatch.setenv("LMR_REDUCER_BUDGET_MB", "lots")
-    assert main(["run", str(manifest), "--work-dir", str(tmp_path / "work")]) != 0
-    assert capsys.readouterr().err.strip().splitlines() == ["error: LMR_REDUCER_BUDGET_MB='lots': must be a positive number"]
+    assert main(["run", str(manifest), "--work-dir", str(tmp_path / "work")]) == 2   # bad input: exit 2
+    assert capsys.readouterr().err.strip().splitlines() == [
+        f"{manifest}: 1 problem", "  - reducers: LMR_REDUCER_BUDGET_MB='lots': must be a positive number"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.txt", "m.json"]

@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from pathlib import Path
 
 import pytest
 
@@ -60,7 +61,11 @@ def test_settings_are_applied_and_part_of_the_key():
 
 
 def test_a_failed_setup_is_a_named_user_code_error_and_is_tried_again():
-    with pytest.raises(UserCodeError, match=r"^Mapper.setup raised OSError: shard not there yet$"):
+    line = next(i for i, text in enumerate(Path(__file__).read_text().splitlines(), start=1)
+                if 'raise OSError("shard not there yet")' in text)
+    # The user's exception, and the line of their file that raised it.
+    with pytest.raises(UserCodeError, match=rf"^Mapper.setup raised OSError: shard not there yet "
+                                            rf"\(at tests/unit/test_user_code.py:{line} in setup\)$"):
         shared_instance(FailsOnce, {}, ctx("t1"), "Mapper")
     assert shared_instance(FailsOnce, {}, ctx("t2"), "Mapper") is not None
     assert FailsOnce.calls == 2
@@ -102,3 +107,36 @@ def test_an_instance_tells_the_settings_it_was_made_with_not_what_setup_added():
     assert made.model == "m"                          # set by setup: not a setting
     assert settings_of(made) == {"input_format": "csv", "read_options": {"sep": ";"}}
     assert settings_of(shared_instance(SlowSetup, {}, ctx("t2", model="m"), "Mapper")) == {}
+
+
+SPARK_TEXT = """An exception was thrown from the Python worker. Please see the stack trace below.
+Traceback (most recent call last):
+  File "/opt/venv/lib/python3.11/site-packages/pyspark/worker.py", line 1897, in main
+    process()
+  File "/home/ana/jobs/clean.py", line 12, in parse
+    return float(value)
+           ^^^^^^^^^^^^
+ValueError: could not convert string to float: 'n/a'
+
+JVM stacktrace:
+org.apache.spark.api.python.PythonException
+\tat org.apache.spark.api.python.BasePythonRunner$ReaderIterator.handlePythonException(PythonRunner.scala:1097)
+"""
+
+
+def test_a_udfs_exception_is_told_in_one_line_with_the_users_frame_then_its_python_traceback():
+    from engine.user_code import describe_spark_error
+
+    first, *rest = describe_spark_error("writing the mapper's output", SPARK_TEXT).splitlines()
+    assert first == ("writing the mapper's output: the Python code raised ValueError: could not convert string "
+                     "to float: 'n/a' (at /home/ana/jobs/clean.py:12 in parse)")
+    assert rest[0] == "Traceback (most recent call last):" and rest[-1].startswith("ValueError")
+    assert not any("JVM" in line or "\tat " in line for line in rest)
+
+
+def test_a_log_keeps_the_first_line_of_each_java_stack_trace_and_counts_the_rest():
+    from engine.logs import condensed
+
+    text = "before\norg.x.Boom: bad\n\tat a.b(C.java:1)\n\tat d.e(F.java:2)\nCaused by: y\n\t... 4 more\nafter\n"
+    assert condensed(text) == ("before\norg.x.Boom: bad\n\t... 4 lines of Java stack trace (--full shows them)\n"
+                               "after\n")
