@@ -24,8 +24,8 @@ def format_event(event: dict, total: int) -> str | None:
         r = event["result"]
         note = ("skipped (committed earlier)" if r.status == SKIPPED
                 else f"cached (from job {r.source_job})" if r.status == CACHED else f"{r.duration_ms / 1000:.1f}s")
-        return (f"  {r.task_id} ok    {r.rows_in:>9,} in {r.rows_out:>9,} out {r.rejected:>6,} rejected"
-                f"  {note}  {_short(r.inputs)}")
+        return (f"  {r.task_id} ok    {r.rows_in:>9,} in {r.rejected:>6,} rejected {r.dropped:>6,} dropped "
+                f"{r.rows_out:>9,} out  {note}  {_short(r.inputs)}")
     if kind == "task_retry":
         e = event["error"]
         return (f"  {event['task_id']} retry attempt {event['attempt'] + 1} in {event['delay_s']:.1f}s"
