@@ -81,12 +81,20 @@ def run_map_task(spec: JobSpec, task: MapTask, storage: Storage | None = None, a
     job's failures/ folder (for the job's status) and raised.
     """
     storage = storage or Storage()
+    return _attempt(spec, task.task_id, task.input_uris, "map", attempt, storage, _map, spec, task, storage, attempt)
+
+
+def _attempt(spec: JobSpec, task_id: str, inputs: list[str], kind: str, attempt_no: int, storage: Storage,
+             fn, *args):
+    """One attempt of a task (``kind``: "map" or "reduce"), ``fn(*args)``: its failure is
+    classified (engine/spark/session.platform_failure), recorded for the job's status and
+    report (engine/job/commits.record_failure) and raised."""
     started_at = time.time()
     try:
-        return _map(spec, task, storage, attempt)
+        return fn(*args)
     except Exception as exc:
-        error = platform_failure(exc, "map")
-        record_failure(spec, task.task_id, task.input_uris, error_to_dict(error), attempt, storage, started_at)
+        error = platform_failure(exc, kind)
+        record_failure(spec, task_id, inputs, error_to_dict(error), attempt_no, storage, started_at)
         if error is exc:
             raise
         raise error from exc
@@ -335,16 +343,8 @@ def run_partition_task(spec: JobSpec, tasks: list[MapTask], round_: str, partiti
     committed map output and commit its own files (the first attempt to commit wins; the
     destination is published once all R committed, engine/job/partitions.py)."""
     storage = storage or Storage()
-    task_id = f"reduce-{partition}"
-    started_at = time.time()
-    try:
-        return _partition(spec, tasks, round_, partition, partitions, storage, attempt_no)
-    except Exception as exc:
-        error = platform_failure(exc, "reduce")
-        record_failure(spec, task_id, [], error_to_dict(error), attempt_no, storage, started_at)
-        if error is exc:
-            raise
-        raise error from exc
+    return _attempt(spec, f"reduce-{partition}", [], "reduce", attempt_no, storage,
+                    _partition, spec, tasks, round_, partition, partitions, storage, attempt_no)
 
 
 def _partition(spec: JobSpec, tasks: list[MapTask], round_: str, partition: int, partitions: int,
@@ -458,15 +458,7 @@ def reduce_job(spec: JobSpec, tasks: list[MapTask], storage: Storage | None = No
     ``min_success_ratio``), reduce them, or in MAPPER_ONLY mode publish them; else skip.
     A failure is recorded as the ``reduce`` task's (the job's status and report show it)."""
     storage = storage or Storage()
-    started_at = time.time()
-    try:
-        result = _reduce_job(spec, tasks, storage)
-    except Exception as exc:
-        error = platform_failure(exc, "reduce")
-        record_failure(spec, REDUCE_TASK, [], error_to_dict(error), attempt_no, storage, started_at)
-        if error is exc:
-            raise
-        raise error from exc
+    result = _attempt(spec, REDUCE_TASK, [], "reduce", attempt_no, storage, _reduce_job, spec, tasks, storage)
     storage.delete(JobLayout(spec.work_dir, spec.job_id).failure(REDUCE_TASK))   # an earlier attempt's
     return result
 

@@ -63,17 +63,21 @@ def test_a_rerun_after_the_inputs_changed_publishes_the_inputs_as_they_are(spark
     assert published_counts(tmp_path / "out") == dict(word_counts(sorted(data.glob("*.txt"))))
 
 
-def _one_task(tmp_path, text: str):
+def _planned(tmp_path, name: str, text: str, job: dict):
+    """(spec, tasks, input path): a job of one input ``in/<name>`` holding ``text``, planned."""
     data = tmp_path / "in"
     data.mkdir(exist_ok=True)
-    (data / "a.txt").write_text(text)
+    (data / name).write_text(text)
     path = tmp_path / "m.json"
-    path.write_text(json.dumps({"name": "pinned", "mapper": "jobs.wordcount:SplitWords",
-                                "reducer": "jobs.wordcount:SumCounts", "input": {"files": [str(data / "a.txt")]},
-                                "output": {"path": str(tmp_path / "out")}}))
+    path.write_text(json.dumps({**job, "input": {"files": [str(data / name)]}, "output": {"path": str(tmp_path / "out")}}))
     spec = load_manifest(str(path), work_dir=str(tmp_path / "work"))
-    (task,) = plan_job(spec).tasks
-    return spec, task, data / "a.txt"
+    return spec, plan_job(spec).tasks, data / name
+
+
+def _one_task(tmp_path, text: str):
+    spec, (task,), path = _planned(tmp_path, "a.txt", text, {"name": "pinned", "mapper": "jobs.wordcount:SplitWords",
+                                                             "reducer": "jobs.wordcount:SumCounts"})
+    return spec, task, path
 
 
 def test_an_input_rewritten_after_planning_fails_its_task_naming_the_file(spark, tmp_path):
@@ -83,15 +87,21 @@ def test_an_input_rewritten_after_planning_fails_its_task_naming_the_file(spark,
         run_map_task(spec, task)
 
 
-def test_an_input_swapped_for_a_symlink_outside_the_allowed_locations_is_refused_at_read_time(
-        spark, tmp_path, monkeypatch):
+def _swap_for_a_link_outside(tmp_path, path, text: str, monkeypatch) -> None:
+    """Replace the input ``path`` by a symlink to a file holding ``text`` outside the
+    allowed locations (which are the job's input, output and work folders)."""
     secret = tmp_path / "secret"
     secret.mkdir()
-    (secret / "key.txt").write_text("hunter2 hunter2\n")     # the same size as what was planned
-    spec, task, path = _one_task(tmp_path, "alpha beta wins\n")
+    (secret / path.name).write_text(text)
     monkeypatch.setenv("LMR_ALLOWED_LOCATIONS", f"{tmp_path / 'in'}/,{tmp_path / 'out'}/,{tmp_path / 'work'}/")
     path.unlink()
-    path.symlink_to(secret / "key.txt")
+    path.symlink_to(secret / path.name)
+
+
+def test_an_input_swapped_for_a_symlink_outside_the_allowed_locations_is_refused_at_read_time(
+        spark, tmp_path, monkeypatch):
+    spec, task, path = _one_task(tmp_path, "alpha beta wins\n")
+    _swap_for_a_link_outside(tmp_path, path, "hunter2 hunter2\n", monkeypatch)   # the same size as planned
     with pytest.raises(PermanentStorageError, match="outside the allowed locations"):
         run_map_task(spec, task)
 
@@ -133,15 +143,8 @@ def test_a_succeeded_job_whose_inputs_changed_is_run_again_not_answered_with_its
 
 
 def _reducer_only(tmp_path, text: str):
-    data = tmp_path / "in"
-    data.mkdir(exist_ok=True)
-    (data / "a.jsonl").write_text(text)
-    path = tmp_path / "m.json"
-    path.write_text(json.dumps({"name": "pinned-reducer", "mode": "REDUCER_ONLY",
-                                "reducer": "tests.testjobs:LanguageCountsFromRaw",
-                                "input": {"files": [str(data / "a.jsonl")]}, "output": {"path": str(tmp_path / "out")}}))
-    spec = load_manifest(str(path), work_dir=str(tmp_path / "work"))
-    return spec, plan_job(spec).tasks, data / "a.jsonl"
+    return _planned(tmp_path, "a.jsonl", text, {"name": "pinned-reducer", "mode": "REDUCER_ONLY",
+                                                "reducer": "tests.testjobs:LanguageCountsFromRaw"})
 
 
 def test_a_reducer_only_job_reads_its_inputs_as_planned(spark, tmp_path):
@@ -155,13 +158,8 @@ def test_a_reducer_only_job_reads_its_inputs_as_planned(spark, tmp_path):
 
 def test_a_reducer_only_input_swapped_for_a_symlink_outside_the_allowed_locations_is_refused(
         spark, tmp_path, monkeypatch):
-    secret = tmp_path / "secret"
-    secret.mkdir()
-    (secret / "key.jsonl").write_text('{"language": "xx"}\n')   # the same size as what was planned
     spec, tasks, path = _reducer_only(tmp_path, '{"language": "en"}\n')
-    monkeypatch.setenv("LMR_ALLOWED_LOCATIONS", f"{tmp_path / 'in'}/,{tmp_path / 'out'}/,{tmp_path / 'work'}/")
-    path.unlink()
-    path.symlink_to(secret / "key.jsonl")
+    _swap_for_a_link_outside(tmp_path, path, '{"language": "xx"}\n', monkeypatch)   # the same size as planned
     with pytest.raises(PermanentStorageError, match="outside the allowed locations"):
         run_reduce_task(spec, list(tasks))
     assert not (tmp_path / "out").exists()
