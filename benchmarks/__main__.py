@@ -67,7 +67,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=None, help="lmr worker processes (default: lmr's)")
     args = parser.parse_args(argv)
 
-    from engine.spark import cds_build
+    from infra import cds_build
 
     cds_build.ensure_cached()   # as on a user's second run: the class archive exists
     data = generate(args.preset)

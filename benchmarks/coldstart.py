@@ -101,7 +101,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs", type=positive_int, default=3, help="cold starts per variant (median reported)")
     args = parser.parse_args(argv)
 
-    from engine.spark import cds_build
+    from infra import cds_build
     from jobs.datagen import write_crawl
 
     os.environ["LMR_JOB_PACKAGES"] = "jobs,benchmarks"   # the probe mapper lives here

@@ -58,6 +58,14 @@ class ArrowMapper(Mapper):
     #: The schema of what map_batch returns, as a DDL string: "path STRING, label STRING".
     output_schema: ClassVar[str] = ""
 
+    @classmethod
+    def definition_problem(cls) -> str | None:
+        """Why this class cannot run as declared (checked when a manifest names it), or None."""
+        if not (isinstance(cls.output_schema, str) and cls.output_schema.strip()):
+            return (f"{cls.__module__}:{cls.__qualname__} is an ArrowMapper without an output_schema (a DDL "
+                    f"string such as \"label STRING, score DOUBLE\")")
+        return None
+
     def map(self, df: "DataFrame", ctx: TaskContext) -> "DataFrame":
         from .spark.arrow_batches import map_in_arrow
 

@@ -24,8 +24,8 @@ from .faults import checkpoint
 from .interfaces import ArrowMapper, Mapper, Reducer, TaskContext
 from .job import cache
 from .job.commits import REDUCE_TASK, commit, committed_result, committed_results, part_uris, read_marker, record_failure
-from .job.layout import JobLayout, part_name
-from .job.partitions import (BUCKET_COLUMN, bucket_count, commit_partition, committed_partition,
+from .job.layout import BUCKET_COLUMN, JobLayout, part_name
+from .job.partitions import (bucket_count, commit_partition, committed_partition,
                              partition_inputs, round_id)
 from .job.loading import resolve_class
 from .job.params import frozen

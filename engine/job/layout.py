@@ -36,8 +36,6 @@ from dataclasses import dataclass
 from ..store.uris import join
 
 COMMITTED = "_COMMITTED"
-# Written last into a published output folder; readers trust the folder only if it is there.
-OUTPUT_MARKER = "_SUCCESS"
 # The deployed stack's coordinator is notified of every *.json uploaded under this prefix.
 MANIFESTS_PREFIX = "manifests"
 # In the stack's bucket, jobs read only under inputs/ and write only under outputs/.
@@ -45,6 +43,9 @@ DATA_PREFIXES = ("inputs", "outputs")
 
 
 _BUCKET_PART = re.compile(r"bucket-(\d{5})-\d{5}")
+# The column map tasks partition their output by (R > 1 reducers): Spark writes each hash
+# bucket to a folder ``<column>=<b>/``, whose files become ``bucket-<b>-<i>`` parts.
+BUCKET_COLUMN = "_lmr_bucket"
 
 
 def part_name(index: int, ext: str, bucket: int | None = None) -> str:
@@ -115,9 +116,11 @@ class JobLayout:
         """A part a commit marker lists (``<attempt>/<file>``, relative to the task folder)."""
         return join(self.intermediate(task_id), name)
 
-    def publish_intent(self, attempt: str) -> str:
-        """What one publish attempt is about to write into the destination (S3)."""
-        return join(self.job_dir, "publish", f"{attempt}.json")
+    @property
+    def publish_records(self) -> str:
+        """Where each publish attempt records what it is about to write into the
+        destination (S3): the job as the owner engine/store/publish.py takes."""
+        return join(self.job_dir, "publish", "")
 
     @property
     def summaries(self) -> str:

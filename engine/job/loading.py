@@ -37,6 +37,26 @@ def check_reference(ref: str, packages: tuple[str, ...] | None = None) -> str | 
     return None
 
 
+# The user-facing base class of each role ("mapper", "reducer"), registered by the package
+# that defines them (engine/__init__.py): the job model names no module above it.
+_ROLE_BASES: dict[str, type] = {}
+
+
+def register_role_bases(**bases: type) -> None:
+    _ROLE_BASES.update(bases)
+
+
+def resolve_role_class(ref: str, role: str) -> type:
+    """:func:`resolve_class` for a role's base class, and the class's own check of its
+    declaration (``definition_problem``, e.g. an ArrowMapper's output_schema). Raises
+    ValueError with a reason fit to show the user."""
+    cls = resolve_class(ref, _ROLE_BASES[role])
+    problem = getattr(cls, "definition_problem", lambda: None)()
+    if problem:
+        raise ValueError(problem)
+    return cls
+
+
 def resolve_class(ref: str, base: type, packages: tuple[str, ...] | None = None) -> type:
     """Import ``ref`` and check that it is a subclass of ``base``.
 

@@ -36,7 +36,6 @@ from .status import may_reduce, too_few_succeeded
 AUTO_BUCKETS = 64                        # buckets map tasks write with "reducers": "auto"
 REDUCER_BUDGET_BYTES = 1 << 30           # "auto": intermediate bytes per reduce task
 BUDGET_ENV = "LMR_REDUCER_BUDGET_MB"     # overrides it (tests, tuning)
-BUCKET_COLUMN = "_lmr_bucket"            # the column map tasks partition their output by
 
 
 def partitioned(spec: JobSpec) -> bool:

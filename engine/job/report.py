@@ -19,7 +19,7 @@ import json
 from collections import Counter
 
 from ..env import env_number
-from ..store.publish import parse_marker
+from ..store.publish import OUTPUT_MARKER, parse_marker
 from ..store.storage import Storage
 from ..store.uris import is_s3, join
 from .charts import histogram_svg, running_svg
@@ -207,7 +207,7 @@ def output_preview(status: JobStatus, storage: Storage, rows: int = PREVIEW_ROWS
     if status.state not in (SUCCEEDED, PARTIAL):
         return None
     try:
-        marker = parse_marker(storage.read_text(join(status.output, "_SUCCESS")))
+        marker = parse_marker(storage.read_text(join(status.output, OUTPUT_MARKER)))
         if not marker or not marker["files"]:
             return None
         uri = join(status.output, marker["files"][0])

@@ -16,8 +16,8 @@ from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from ..errors import ManifestError, Problem
-from ..spark import conf as conf_rules
-from ..spark.readers import ENGINE_READER_OPTIONS, INPUT_FORMATS, OUTPUT_FORMATS, READER_OPTIONS
+from . import spark_conf as conf_rules
+from .formats import ENGINE_READER_OPTIONS, INPUT_FORMATS, OUTPUT_FORMATS, READER_OPTIONS
 from ..store.locations import (
     allowed_locations,
     destination_conflict,
@@ -32,7 +32,7 @@ from ..store.storage import Storage
 from ..store.uris import glob_problem, is_s3, join, s3_root
 from .fingerprints import code_fingerprints
 from .layout import MANIFESTS_PREFIX, engine_area
-from .loading import check_statically, resolve_class
+from .loading import check_statically, resolve_role_class
 from .manifest_file import kind_of, manifest_dir, read_manifest
 from .params import params_problem
 
@@ -347,17 +347,11 @@ class ManifestParser:
             if reason:
                 self.fail(role, reason)
             return None
-        from ..interfaces import ArrowMapper, Mapper, Reducer
-
         try:
-            cls = resolve_class(ref, Mapper if role == "mapper" else Reducer)
+            return resolve_role_class(ref, role)
         except ValueError as exc:
             self.fail(role, str(exc))
             return None
-        if issubclass(cls, ArrowMapper) and not (isinstance(cls.output_schema, str) and cls.output_schema.strip()):
-            self.fail(role, f"{ref} is an ArrowMapper without an output_schema (a DDL string such as "
-                            f"\"label STRING, score DOUBLE\")")
-        return cls
 
     def parse_input(self, data: dict) -> InputSpec:
         inp = self.want(data, "", "input", dict, required=True)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ..errors import UserCodeError
-from ..job.partitions import BUCKET_COLUMN
+from ..job.layout import BUCKET_COLUMN
 
 
 def with_buckets(df, columns: tuple[str, ...], buckets: int, reducer: str | None):

@@ -6,13 +6,13 @@ verifying those classes again. An archive only fits the JDK and classpath that m
 a JVM handed one that does not fit ignores it (``-Xshare:auto``, the default) and starts
 as usual, only slower. Two ways to get one:
 
-* The image: ``python -m engine.spark.cds_build build /opt/lmr/spark.jsa`` runs a representative job
+* The image: ``python -m infra.cds_build build /opt/lmr/spark.jsa`` runs a representative job
   at image build time (infra/Dockerfile) and ``LMR_CDS_ARCHIVE`` points at it.
 * Locally: a worker whose cache has no archive yet writes one at its exit (the first
   run pays a few seconds); later runs use it. The cache file is named after the JDK and
   the pyspark install, so a new JDK or pyspark gets a new archive.
 
-Building one (running a representative job) is engine/spark/cds_build.py's: this module
+Building one (running a representative job) is infra/cds_build.py's: this module
 only finds, uses and keeps archives, and imports no task code.
 """
 

@@ -19,7 +19,7 @@ import time
 from typing import NamedTuple
 
 from . import cds, gateway, identity
-from .conf import merged
+from ..job.spark_conf import merged
 
 CORES_ENV = "LMR_SPARK_CORES"            # Spark's local[N]; default: every core
 DRIVER_MEMORY_ENV = "LMR_DRIVER_MEMORY"  # e.g. "2g"; default: from Lambda's memory, or 1g

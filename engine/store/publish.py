@@ -29,16 +29,18 @@ import re
 import shutil
 import time
 import uuid
+from typing import Protocol
 
 from ..errors import CommitConflict, DestinationError, PermanentStorageError, PlanError, Problem
 from ..faults import checkpoint
-from ..job.layout import OUTPUT_MARKER, JobLayout
 from ..procs import pid_alive
 from .locations import shorten
 from .storage import Storage
 from .uris import is_s3, join
 
 PUBLISHER = "lambda-mr"   # the marker says who wrote it: a Spark or a user _SUCCESS is not ours
+# Written last into a published output folder; readers trust the folder only if it is there.
+OUTPUT_MARKER = "_SUCCESS"
 # A killed publish attempt's files are removed by a later one of the same job only when
 # the record is older than this (a Lambda runs 15 minutes at most, so its writer is gone).
 LEASE_ENV = "LMR_PUBLISH_LEASE_SECONDS"
@@ -46,6 +48,15 @@ _DEFAULT_LEASE_S = 900.0
 _TMP = re.compile(r"\.(?P<dest>.+)\.lmr-(?:tmp|old)-(?P<job>.+)-(?P<pid>\d+)-[0-9a-f]{8}\Z")
 
 log = logging.getLogger(__name__)
+
+
+class Owner(Protocol):
+    """Who publishes (a job's layout is one): its job id, written in the marker, and the
+    folder (a URI ending in '/') where its publish attempts record what they are about to
+    write into an S3 destination."""
+
+    job_id: str
+    publish_records: str
 
 
 def _safe_name(name: object) -> bool:
@@ -86,41 +97,41 @@ def _foreign(present: list[str], ours: set[str], dest: str) -> None:
             "refusing to write over it (choose an empty or new output folder, or move it away)")
 
 
-def refuse_unsafe_destination(storage: Storage, dest: str, layout: JobLayout, source: str) -> None:
+def refuse_unsafe_destination(storage: Storage, dest: str, owner: Owner, source: str) -> None:
     """Before a job starts (``lmr run``, ``lmr submit``, the coordinator): a PlanError naming
     ``output.path`` if the destination holds someone's files or cannot be read (a bucket
     that does not exist, no access): bad input, refused with nothing written."""
     try:
-        check_destination(storage, dest, layout)
+        check_destination(storage, dest, owner)
     except (DestinationError, PermanentStorageError) as exc:
         raise PlanError(source, [Problem("output.path", str(exc))]) from None
 
 
-def check_destination(storage: Storage, dest: str, layout: JobLayout) -> None:
+def check_destination(storage: Storage, dest: str, owner: Owner) -> None:
     """Raise DestinationError if publishing to ``dest`` would overwrite someone's files.
     Reads only: run it before a job writes anything."""
     if is_s3(dest):
-        _S3Publish(storage, dest, layout).inspect()
+        _S3Publish(storage, dest, owner).inspect()
     else:
         _local_previous(dest)
 
 
 def publish(storage: Storage, files: list[tuple[str, str]], dest: str, summary: dict,
-            layout: JobLayout) -> list[str]:
+            owner: Owner) -> list[str]:
     """Copy ``(source_uri, name)`` pairs into ``dest`` and write its marker last, replacing
     an earlier lmr output there. ``summary`` goes into the marker. Returns the names the
     destination's marker lists (another attempt of the same job may have won)."""
     marker = {**summary, "published_by": PUBLISHER, "files": [name for _, name in files]}
     if is_s3(dest):
-        return _S3Publish(storage, dest, layout).run(files, marker)
-    return _publish_local(storage, files, dest, marker, layout.job_id)
+        return _S3Publish(storage, dest, owner).run(files, marker)
+    return _publish_local(storage, files, dest, marker, owner.job_id)
 
 
 # --- S3 -------------------------------------------------------------------------------
 
 class _S3Publish:
-    def __init__(self, storage: Storage, dest: str, layout: JobLayout):
-        self.storage, self.dest, self.layout = storage, dest, layout
+    def __init__(self, storage: Storage, dest: str, owner: Owner):
+        self.storage, self.dest, self.owner = storage, dest, owner
         self.marker_uri = join(dest, OUTPUT_MARKER)
 
     def inspect(self) -> tuple[dict | None, str | None, dict[str, dict]]:
@@ -140,9 +151,8 @@ class _S3Publish:
         return previous, etag, records
 
     def _records(self) -> dict[str, dict]:
-        folder = join(self.layout.job_dir, "publish", "")
         out = {}
-        for info in self.storage.list(folder):
+        for info in self.storage.list(self.owner.publish_records):
             record = json.loads(self.storage.read_text(info.uri))
             if record.get("dest") == self.dest and all(map(_safe_name, record.get("files", []))):
                 out[info.uri] = record
@@ -151,7 +161,7 @@ class _S3Publish:
     def run(self, files: list[tuple[str, str]], marker: dict) -> list[str]:
         previous, etag, records = self.inspect()
         names = marker["files"]
-        record_uri = self.layout.publish_intent(uuid.uuid4().hex[:12])
+        record_uri = join(self.owner.publish_records, f"{uuid.uuid4().hex[:12]}.json")
         self.storage.write_text(record_uri, json.dumps({"dest": self.dest, "files": names,
                                                         "started_at": time.time()}))
         for src, name in files:
@@ -185,9 +195,9 @@ class _S3Publish:
         theirs = set(winner["files"]) if winner else set()
         self.storage.delete_many([join(self.dest, n) for n in names if n not in theirs])
         self.storage.delete_many([record_uri])
-        if winner is not None and winner.get("job_id") == self.layout.job_id:
+        if winner is not None and winner.get("job_id") == self.owner.job_id:
             log.info("another attempt of job %s published %s first; its output stands",
-                     self.layout.job_id, self.dest)
+                     self.owner.job_id, self.dest)
             return list(winner["files"])
         raise DestinationError(f"another publisher wrote {shorten(self.dest)} at the same moment; "
                                "its output stands and none of its files were touched")

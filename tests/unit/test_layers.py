@@ -1,6 +1,7 @@
-"""The engine's modules form no import cycle, counting imports inside functions too: a
-cycle is how "the Spark runtime imports the task code that imports the Spark runtime"
-comes back."""
+"""The engine's modules form no import cycle and no import runs up a layer, counting
+imports inside functions too: a cycle is how "the Spark runtime imports the task code that
+imports the Spark runtime" comes back, and an arrow up is how a layer that must run
+without pyspark (the job model, on the coordinator) starts to need it."""
 
 from __future__ import annotations
 
@@ -74,5 +75,44 @@ def test_the_cycle_finder_finds_a_cycle():
 
 def test_no_engine_module_imports_one_that_imports_it_back():
     graph = import_graph()
-    assert "engine.spark.cds" in graph and "engine.tasks" in graph["engine.spark.cds_build"]
+    assert "engine.spark.session" in graph["engine.tasks"] and "engine.tasks" in graph["engine.worker"]
     assert cycles(graph) == []
+
+
+# Bottom to top: a module imports only from its own layer and those below. The package
+# root (engine/__init__.py: the user API, and where the layers are wired) is above all.
+LAYERS = [
+    ("base", ("engine.errors", "engine.env", "engine.procs", "engine.faults")),
+    ("storage", ("engine.store",)),
+    ("job model", ("engine.job", "engine.logs")),
+    ("user code support", ("engine.context", "engine.user_code", "engine.model_files")),
+    ("spark runtime", ("engine.spark",)),
+    ("tasks", ("engine.interfaces", "engine.tasks", "engine.worker")),
+    ("runners", ("engine.local", "engine.stack")),
+    ("cli", ("engine.cli",)),
+]
+
+
+def layer_of(module: str) -> int | None:
+    for index, (_, prefixes) in enumerate(LAYERS):
+        if any(module == p or module.startswith(p + ".") for p in prefixes):
+            return index
+    return None
+
+
+def arrows_up(graph: dict[str, set[str]]) -> list[str]:
+    return sorted(f"{m} ({LAYERS[layer_of(m)][0]}) imports {d} ({LAYERS[layer_of(d)][0]})"
+                  for m, deps in graph.items() if m != "engine" for d in deps
+                  if d != "engine" and layer_of(d) > layer_of(m))
+
+
+def test_the_layer_check_finds_an_arrow_up():
+    assert arrows_up({"engine.job.spec": {"engine.spark.readers"}, "engine.spark.readers": {"engine.job.formats"},
+                      "engine.job.formats": set()}) == [
+        "engine.job.spec (job model) imports engine.spark.readers (spark runtime)"]
+
+
+def test_every_engine_module_has_a_layer_and_no_import_runs_up_one():
+    graph = import_graph()
+    assert [m for m in graph if m != "engine" and layer_of(m) is None] == []
+    assert arrows_up(graph) == []

@@ -9,7 +9,7 @@ import pytest
 from engine.errors import ManifestError
 from engine.job.spec import load_manifest
 from engine.spark import gateway, session
-from engine.spark.conf import ALLOW_ENV, merged
+from engine.job.spark_conf import ALLOW_ENV, merged
 from tests.unit.test_jvm_settings import spark_home  # noqa: F401  (fixture)
 
 GOOD = {"name": "conf", "mapper": "jobs.crawl:ExtractDocuments", "reducer": "jobs.crawl:P90ContentLengthByLanguage",

@@ -1,8 +1,10 @@
 """Building a class archive: run a representative job in a fresh process whose JVM
-writes the archive when it exits (engine/spark/cds.py then finds and uses it).
+writes the archive when it exits (engine/spark/cds.py then finds and uses it). A build
+tool, not part of the engine's runtime: it runs the engine's task functions on the
+example jobs.
 
-``python -m engine.spark.cds_build build ARCHIVE`` (the image, infra/Dockerfile) or
-``python -m engine.spark.cds_build cache`` (the local cache, now).
+``python -m infra.cds_build build ARCHIVE`` (the image, infra/Dockerfile) or
+``python -m infra.cds_build cache`` (the local cache, now).
 """
 
 from __future__ import annotations
@@ -13,16 +15,16 @@ import subprocess
 import sys
 import tempfile
 
-from .cds import ARCHIVE_ENV, BUILD_FLAG, CDS_ENV, cached_archive, partial_path
+from engine.spark.cds import ARCHIVE_ENV, BUILD_FLAG, CDS_ENV, cached_archive, partial_path
 
 
 def _representative_job() -> None:
     """Map and reduce a small crawl file: loads the classes a real task loads."""
     from jobs.datagen import write_crawl
 
-    from ..job.planning import plan_job
-    from ..job.spec import load_manifest
-    from ..tasks import reduce_job, run_map_task
+    from engine.job.planning import plan_job
+    from engine.job.spec import load_manifest
+    from engine.tasks import reduce_job, run_map_task
 
     with tempfile.TemporaryDirectory() as tmp:
         write_crawl(os.path.join(tmp, "in"), files=1, records=200)
@@ -36,7 +38,7 @@ def _representative_job() -> None:
         for task in plan.tasks:
             run_map_task(spec, task)
         reduce_job(spec, list(plan.tasks))
-    from .session import stop_spark
+    from engine.spark.session import stop_spark
 
     stop_spark()   # waits for the JVM to exit, which is when it writes the archive
 
@@ -48,7 +50,7 @@ def build(path: str) -> None:
     partial = partial_path(path)   # renamed when whole: never a truncated archive at path
     env = {k: v for k, v in os.environ.items() if k != CDS_ENV}
     env.update({ARCHIVE_ENV: partial, BUILD_FLAG: "1"})
-    subprocess.run([sys.executable, "-c", "from engine.spark.cds_build import _representative_job as r; r()"],
+    subprocess.run([sys.executable, "-c", "from infra.cds_build import _representative_job as r; r()"],
                    env=env, check=True)
     if not os.path.isfile(partial):
         raise RuntimeError(f"the JVM wrote no class archive at {partial}")
@@ -70,4 +72,4 @@ if __name__ == "__main__":
     elif len(sys.argv) == 2 and sys.argv[1] == "cache":
         print(ensure_cached() or "no java found: set JAVA_HOME or put java on PATH")
     else:
-        sys.exit("usage: python -m engine.spark.cds_build build ARCHIVE_PATH | python -m engine.spark.cds_build cache")
+        sys.exit("usage: python -m infra.cds_build build ARCHIVE_PATH | python -m infra.cds_build cache")
