@@ -23,8 +23,8 @@ from . import model_files
 from .faults import checkpoint
 from .interfaces import ArrowMapper, Mapper, Reducer, TaskContext
 from .job import cache
-from .job.commits import REDUCE_TASK, commit, committed_result, committed_results, part_uris, read_marker, record_failure
-from .job.layout import BUCKET_COLUMN, JobLayout, part_name
+from .job.commits import commit, committed_result, committed_results, part_uris, read_marker, record_failure
+from .job.layout import BUCKET_COLUMN, REDUCE_TASK, JobLayout, part_name, reduce_task_id
 from .job.partitions import (bucket_count, commit_partition, committed_partition,
                              partition_inputs, round_id)
 from .job.loading import resolve_class
@@ -343,7 +343,7 @@ def run_partition_task(spec: JobSpec, tasks: list[MapTask], round_: str, partiti
     committed map output and commit its own files (the first attempt to commit wins; the
     destination is published once all R committed, engine/job/partitions.py)."""
     storage = storage or Storage()
-    return _attempt(spec, f"reduce-{partition}", [], "reduce", attempt_no, storage,
+    return _attempt(spec, reduce_task_id(partition), [], "reduce", attempt_no, storage,
                     _partition, spec, tasks, round_, partition, partitions, storage, attempt_no)
 
 
@@ -359,7 +359,7 @@ def _partition(spec: JobSpec, tasks: list[MapTask], round_: str, partition: int,
                              "planned on; run the job again")
     sources = partition_inputs(spec, results, partition, partitions)
     attempt = uuid.uuid4().hex[:12]
-    task_id = f"reduce-{partition}"
+    task_id = reduce_task_id(partition)
 
     def keep_files(out_dir: str, names: list[str], rows_out: int) -> list[str]:
         checkpoint("partition.before_write", task_id)

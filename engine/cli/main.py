@@ -15,7 +15,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from ..errors import EngineError, ManifestError, PlanError
-from ..job.layout import JobLayout
+from ..job.layout import REDUCE_TASK, JobLayout
 from ..job.params import parse_param_flag
 from ..job.spec import MODES
 from ..job.status import FAILED, INTERRUPTED, PARTIAL, SUCCEEDED, read_status
@@ -250,16 +250,16 @@ def cmd_logs(args: argparse.Namespace) -> int:
         task_ids = [args.task]
     elif args.failed:
         task_ids = [f.task_id for f in status.failed] + (
-            ["reduce"] if status.reason.startswith(REDUCER_FAILED) else [])
+            [REDUCE_TASK] if status.reason.startswith(REDUCER_FAILED) else [])
     else:
-        task_ids = [t.task_id for t in status.tasks] + [f.task_id for f in status.failed] + ["reduce"]
+        task_ids = [t.task_id for t in status.tasks] + [f.task_id for f in status.failed] + [REDUCE_TASK]
     logs = read_task_logs(storage, work_dir, status.job_id, sorted(set(task_ids), key=task_ids.index))
     if args.json:
         print(json.dumps(logs))
         return EXIT_OK
     errors = {f.task_id: f"{f.error_type}: {f.error}" for f in status.failed}
     if status.reason.startswith(REDUCER_FAILED):
-        errors["reduce"] = status.reason.removeprefix(REDUCER_FAILED).lstrip(": ")
+        errors[REDUCE_TASK] = status.reason.removeprefix(REDUCER_FAILED).lstrip(": ")
     for task_id, text in logs.items():
         print(f"=== {task_id} ===")
         if task_id in errors:

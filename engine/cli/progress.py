@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 import time
 
+from ..job.layout import is_reduce_task, reduce_task_id
 from ..job.results import CACHED, SKIPPED
 from ..job.status import FAILED, JobStatus
 from ..store.uris import basename
@@ -42,7 +43,7 @@ def format_event(event: dict, total: int) -> str | None:
     if kind == "partition_done":
         r = event["result"]
         note = "skipped (committed earlier)" if r.status == SKIPPED else f"{r.duration_ms / 1000:.1f}s"
-        return f"  reduce-{r.partition} ok {r.rows_in:>9,} in {r.rows_out:>9,} out  {note}"
+        return f"  {reduce_task_id(r.partition)} ok {r.rows_in:>9,} in {r.rows_out:>9,} out  {note}"
     if kind == "partition_failed":
         e = event["error"]
         return (f"  {event['task_id']} FAILED after {event['attempts']} attempt(s): {e['errorType']}: "
@@ -114,7 +115,7 @@ class Progress:
             self.running -= result.status not in (SKIPPED, CACHED)   # those never started
             self.rows += result.rows_in
             self.bytes += result.bytes_in
-        elif kind in ("task_failed", "task_retry") and not event.get("task_id", "").startswith("reduce"):
+        elif kind in ("task_failed", "task_retry") and not is_reduce_task(event.get("task_id", "")):
             self.running -= 1
             self.failed += kind == "task_failed"
         elif kind == "reduce_started" and "partitions" in event:

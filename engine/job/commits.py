@@ -23,7 +23,8 @@ import zlib
 from concurrent.futures import ThreadPoolExecutor
 
 from ..store.storage import Storage
-from .layout import JobLayout, bucket_of, part_name
+from ..store.uris import basename
+from .layout import JobLayout, bucket_of, is_reduce_task, part_name
 from .planning import MapTask
 from .results import CACHED, MapResult
 from .spec import JobSpec
@@ -166,10 +167,6 @@ def part_uris(spec: JobSpec, result: MapResult) -> list[str]:
     return [layout.part(task_id, p) for p in result.parts]
 
 
-# The task id of a job's one reducer (R = 1; with R > 1, reduce task p is ``reduce-<p>``).
-REDUCE_TASK = "reduce"
-
-
 def record_failure(spec: JobSpec, task_id: str, inputs: list[str], error: dict, attempt: int,
                    storage: Storage, started_at: float | None = None) -> None:
     """Record the error (``{errorType, errorMessage}``) of a task's failed attempt (the last
@@ -185,6 +182,16 @@ def record_failure(spec: JobSpec, task_id: str, inputs: list[str], error: dict, 
             "started_at": earlier.get("started_at", started_at or now), "finished_at": now}))
     except Exception:  # the original error matters more than its record
         log.exception("could not record the failure of task %s at %s", task_id, uri)
+
+
+def reduce_failures(spec: JobSpec, storage: Storage) -> list[tuple[str, dict]]:
+    """(task id, record) of each reduce task's recorded failure (the reducer's, or with
+    R > 1 each reduce task's): an attempt that succeeds removes its own, so what is left failed."""
+    layout = JobLayout(spec.work_dir, spec.job_id)
+    names = sorted(basename(info.uri)[:-len(".json")] for info in storage.list(layout.failures)
+                   if info.uri.endswith(".json"))
+    records = [(name, recorded_failure(spec, name, storage)) for name in names if is_reduce_task(name)]
+    return [(name, record) for name, record in records if record]
 
 
 def recorded_failure(spec: JobSpec, task_id: str, storage: Storage) -> dict | None:

@@ -43,6 +43,19 @@ DATA_PREFIXES = ("inputs", "outputs")
 
 
 _BUCKET_PART = re.compile(r"bucket-(\d{5})-\d{5}")
+# A job's one reducer is the task "reduce"; with R > 1 reducers, reduce task p is "reduce-<p>".
+REDUCE_TASK = "reduce"
+
+
+def reduce_task_id(partition: int | None = None) -> str:
+    """The id of the job's reducer (``partition`` None) or of reduce task ``partition``."""
+    return REDUCE_TASK if partition is None else f"{REDUCE_TASK}-{partition}"
+
+
+def is_reduce_task(task_id: str) -> bool:
+    return task_id == REDUCE_TASK or (task_id.startswith(f"{REDUCE_TASK}-") and task_id[len(REDUCE_TASK) + 1:].isdigit())
+
+
 # The column map tasks partition their output by (R > 1 reducers): Spark writes each hash
 # bucket to a folder ``<column>=<b>/``, whose files become ``bucket-<b>-<i>`` parts.
 BUCKET_COLUMN = "_lmr_bucket"

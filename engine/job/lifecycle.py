@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 from ..errors import RetriesExhaustedError, is_retryable
 from ..store.storage import Storage
 from . import cache
-from .commits import REDUCE_TASK, committed_results, in_parallel, recorded_failure, uncommit
+from .commits import committed_results, in_parallel, recorded_failure, reduce_failures, uncommit
 from .fingerprints import code_fingerprints
 from .layout import JobLayout
 from .partitions import check_settings, current_partitions
@@ -187,14 +187,8 @@ def _failed_task(task_id: str, inputs: list[str], record: dict) -> FailedTask:
 
 
 def failed_reduce_tasks(spec: JobSpec, storage: Storage) -> list[FailedTask]:
-    """The recorded failures of the job's reducer (``reduce``) or reduce tasks (``reduce-<p>``):
-    each reduce attempt that succeeds removes its own record, so what is left failed."""
-    layout = JobLayout(spec.work_dir, spec.job_id)
-    names = sorted(info.uri.rsplit("/", 1)[-1][:-len(".json")] for info in storage.list(layout.failures)
-                   if info.uri.endswith(".json"))
-    records = [(name, recorded_failure(spec, name, storage)) for name in names
-               if name == REDUCE_TASK or name.startswith(f"{REDUCE_TASK}-")]
-    return [_failed_task(name, [], record) for name, record in records if record]
+    """The recorded failures of the job's reducer or reduce tasks (engine/job/commits.py)."""
+    return [_failed_task(name, [], record) for name, record in reduce_failures(spec, storage)]
 
 
 def finish(spec: JobSpec, tasks: list[MapTask], reduce: ReduceResult | None, reason: str,

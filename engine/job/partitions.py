@@ -25,9 +25,9 @@ from ..errors import PartitionError
 from ..store.publish import check_destination, publish
 from ..store.storage import Storage
 from ..store.uris import basename, join
-from .commits import committed_results, in_parallel, part_uris
+from .commits import committed_results, in_parallel, part_uris, reduce_failures
 from .fingerprints import digest
-from .layout import JobLayout, bucket_of
+from .layout import REDUCE_TASK, JobLayout, bucket_of
 from .planning import MapTask
 from .results import SUCCEEDED, MapResult, ReduceResult
 from .spec import AUTO, JobSpec
@@ -194,10 +194,8 @@ def publish_partitions(spec: JobSpec, tasks: list[MapTask], storage: Storage) ->
 def partition_failure(spec: JobSpec, storage: Storage) -> str | None:
     """Why a reduce task failed, as its last attempt recorded it (the state machine only
     sees that the reduce Map state failed), or None."""
-    for info in storage.list(JobLayout(spec.work_dir, spec.job_id).failures):
-        name = basename(info.uri)
-        if name.startswith("reduce-") and name.endswith(".json"):
-            record = json.loads(storage.read_text(info.uri))
-            return (f"reduce task {name[len('reduce-'):-len('.json')]} failed: "
+    for name, record in reduce_failures(spec, storage):
+        if name != REDUCE_TASK:
+            return (f"reduce task {name.rsplit('-', 1)[1]} failed: "
                     f"{record.get('errorType')}: {record.get('errorMessage')}")
     return None

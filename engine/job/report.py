@@ -23,7 +23,7 @@ from ..store.publish import OUTPUT_MARKER, parse_marker
 from ..store.storage import Storage
 from ..store.uris import is_s3, join
 from .charts import histogram_svg, running_svg
-from .layout import JobLayout
+from .layout import JobLayout, reduce_task_id
 from .results import CACHED, SUCCEEDED
 from .status import PARTIAL, JobStatus
 
@@ -95,8 +95,8 @@ def report_data(status: JobStatus) -> dict:
                 "cold": r.cold_start, "rows_in": r.rows_in, "rows_out": r.rows_out}
 
     # One bar per reduce task (R > 1: a long one is a skewed partition), or the reducer's.
-    reduces = ([reduce_bar(p, f"reduce-{p.partition}") for p in status.partitions] if status.partitions
-               else [reduce_bar(status.reduce, "reduce")] if status.reduce else [])
+    reduces = ([reduce_bar(p, reduce_task_id(p.partition)) for p in status.partitions] if status.partitions
+               else [reduce_bar(status.reduce, reduce_task_id())] if status.reduce else [])
     # A failed reducer (or reduce task) is a row of its own, drawn as a failure.
     reduces += [{**failed_bar(f, status), "label": f.task_id} for f in status.failed_reduce]
     return {"job": {k: v for k, v in status.to_dict().items()
@@ -159,10 +159,10 @@ def _reduce_table(status: JobStatus) -> str:
     most = max(max(p.rows_in for p in status.partitions), 1)
 
     def share(p) -> str:   # a bar as long as the task's rows: one long bar is a skewed key
-        return (f"<svg width='{SHARE_PX}' height='12'><rect class='reduce-bar rows' data-task='reduce-{p.partition}' "
+        return (f"<svg width='{SHARE_PX}' height='12'><rect class='reduce-bar rows' data-task='{reduce_task_id(p.partition)}' "
                 f"width='{max(1, round(p.rows_in / most * SHARE_PX))}' height='12'/></svg>")
 
-    rows = "".join(f"<tr><td>reduce-{p.partition}</td><td>{share(p)}</td><td>{p.rows_in:,}</td>"
+    rows = "".join(f"<tr><td>{reduce_task_id(p.partition)}</td><td>{share(p)}</td><td>{p.rows_in:,}</td>"
                    f"<td>{p.rows_out:,}</td><td>{p.duration_ms / 1000:.2f}</td></tr>"
                    for p in sorted(status.partitions, key=lambda p: (-p.rows_in, p.partition)))
     return (f"<h2>Reduce tasks ({len(status.partitions)})</h2><table class='reduce-tasks'><tr><th>task</th>"

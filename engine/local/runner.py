@@ -27,7 +27,7 @@ from .. import worker
 from ..errors import EngineError, error_to_dict
 from ..job import lifecycle, partitions
 from ..job.commits import committed_results, record_failure
-from ..job.layout import JobLayout
+from ..job.layout import REDUCE_TASK, JobLayout, reduce_task_id
 from ..job.lifecycle import may_retry
 from ..job.planning import MapTask, Plan
 from ..job.results import SKIPPED, MapResult, ReduceResult
@@ -134,8 +134,8 @@ def _logged(fn, event: dict) -> dict:
         with open(_worker_log, "rb") as f:
             f.seek(start)
             jvm = f.read().decode("utf-8", "replace")
-        task_id = event.get("task_id") or (f"reduce-{event['partition']}" if "partition" in event
-                                           else event.get("step") or "reduce")
+        task_id = event.get("task_id") or (reduce_task_id(event["partition"]) if "partition" in event
+                                           else event.get("step") or REDUCE_TASK)
         header = f"attempt {worker.attempt(event)}, worker pid {os.getpid()}, {time.strftime('%H:%M:%S')}"
         try:
             spec = worker.load_spec(event["job"], _worker_storage())
@@ -338,7 +338,7 @@ class LocalRunner:
         kind = _Kind("partition", reduce_in_worker,
                      lambda p, n: worker.partition_event(plan.job_id, job_json, reduce_plan.round, p,
                                                          reduce_plan.partitions, n),
-                     lambda p: f"reduce-{p}", lambda p: [], ReduceResult.from_dict)
+                     reduce_task_id, lambda p: [], ReduceResult.from_dict)
         executor, failed = self._run_tasks(plan, reduce_plan.pending, executor, kind)
         if failed:
             p, error = failed[0]
@@ -373,7 +373,7 @@ class LocalRunner:
             if delay is None:
                 emit({"event": "reduce_failed", "error": error, "attempts": attempt})
                 return None, f"{REDUCER_FAILED}: {error['errorType']}: {error['errorMessage']}", executor
-            emit({"event": "task_retry", "task_id": "reduce", "attempt": attempt, "delay_s": delay,
+            emit({"event": "task_retry", "task_id": REDUCE_TASK, "attempt": attempt, "delay_s": delay,
                   "error": error})
             time.sleep(delay)
             attempt += 1

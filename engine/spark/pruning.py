@@ -15,6 +15,7 @@ from collections import Counter
 from dataclasses import replace
 
 from ..errors import UserCodeError
+from ..job.layout import REDUCE_TASK
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +36,7 @@ def used_columns(spark, reducer, schema, ctx) -> list[str] | None:
 def _plan_columns(spark, reducer, schema, ctx) -> list[str] | None:
     # The user's reduce() runs here only to be planned: what it adds to counters must not
     # land in the map task's result.
-    planning_ctx = replace(ctx, task_id="reduce", counters=Counter())
+    planning_ctx = replace(ctx, task_id=REDUCE_TASK, counters=Counter())
     try:
         with tempfile.TemporaryDirectory(prefix="lmr-prune-") as empty:
             query = reducer.reduce(spark.read.schema(schema).parquet(empty), planning_ctx)
