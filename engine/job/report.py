@@ -29,7 +29,9 @@ from .status import PARTIAL, JobStatus
 
 PER_TASK_ROWS = 200     # up to this many map tasks, a timeline row each
 MAX_FAILED_ROWS = 100   # failed tasks listed on the page (status.json has them all)
-MAX_REJECT_FILES = 50   # tasks whose errors files are read for the reasons of rejected records
+# Tasks whose errors files are read for the reasons of rejected records (a request each:
+# the report of a 10,000-task job must not read 10,000 files), and errors files linked.
+MAX_REJECT_FILES, MAX_REJECT_LINKS = 3, 20
 PREVIEW_ROWS, PREVIEW_BYTES = 10, 64 * 1024   # the output preview: rows, and bytes read for them
 MEMORY_ENV, PRICE_ENV = "LMR_LAMBDA_MEMORY_MB", "LMR_LAMBDA_PRICE_GB_S"
 SHARE_PX = 300                            # the longest of the reduce tasks' row bars
@@ -183,22 +185,24 @@ def _num(value) -> str:
 
 
 def reject_reasons(status: JobStatus, work_dir: str, storage: Storage) -> dict:
-    """{"reasons": [(reason, count)], "files": [(task id, errors file)]}: the reasons among
-    the records each task with rejects wrote to its errors file (its first 100)."""
-    layout, reasons, files = JobLayout(work_dir, status.job_id), Counter(), []
-    for task in [t for t in status.tasks if t.rejected][:MAX_REJECT_FILES]:
-        uri = layout.errors(task.task_id)
+    """{"reasons": [(reason, count)], "read": n, "files": [task ids]}: the reasons among the
+    records (a task's first 100) in the errors files of the first ``MAX_REJECT_FILES`` tasks
+    with rejects, and the tasks whose errors files the page links to."""
+    layout, reasons, read = JobLayout(work_dir, status.job_id), Counter(), 0
+    with_rejects = [t for t in status.tasks if t.rejected and t.status != CACHED]   # a cached task's are its job's
+    for task in with_rejects[:MAX_REJECT_FILES]:
         try:
-            text = storage.read_text(uri)
-        except Exception:   # noqa: BLE001 - an earlier job's task (cache), or removed: no samples
+            text = storage.read_text(layout.errors(task.task_id))
+        except Exception:   # noqa: BLE001 - removed since: no samples from it
             continue
-        files.append((task.task_id, uri))
+        read += 1
         for line in text.splitlines():
             try:
                 reasons[json.loads(line).get("reason", "?")] += 1
             except ValueError:
                 continue
-    return {"reasons": reasons.most_common(10), "files": files}
+    return {"reasons": reasons.most_common(10), "read": read,
+            "files": [t.task_id for t in with_rejects[:MAX_REJECT_LINKS]], "tasks": len(with_rejects)}
 
 
 def output_preview(status: JobStatus, storage: Storage, rows: int = PREVIEW_ROWS) -> dict | None:
@@ -236,9 +240,11 @@ def _rejects_section(status: JobStatus, rejects: dict | None) -> str:
         return f"<p>{status.rejected:,} records rejected; their errors files are in the job's errors/ folder.</p>"
     reasons = "".join(f"<tr><td>{esc(reason)}</td><td>{count:,}</td></tr>" for reason, count in rejects["reasons"])
     links = ", ".join(f"<a class='errors-file' href='errors/{esc(task)}.jsonl'>{esc(task)}</a>"
-                      for task, _ in rejects["files"])
-    return (f"<p>{status.rejected:,} records rejected. Top reasons among the first 100 of each task "
-            f"(each with its file, line and raw text in the task's errors file: {links}):</p>"
+                      for task in rejects["files"])
+    more = f" and {rejects['tasks'] - len(rejects['files']):,} more" if rejects["tasks"] > len(rejects["files"]) else ""
+    return (f"<p>{status.rejected:,} records rejected, in {rejects['tasks']:,} tasks. Top reasons among the "
+            f"first 100 of each of {rejects['read']} of them (each record with its file, line and raw text in "
+            f"its task's errors file: {links}{more}):</p>"
             f"<table class='reject-reasons'><tr><th>reason</th><th>records</th></tr>{reasons}</table>")
 
 
