@@ -82,7 +82,8 @@ def cmd_validate(args: argparse.Namespace) -> int:
                           "job_id": spec.job_id if spec else None, "input_files": found,
                           "not_split_because": split_blocker(spec.input.format, spec.input.options) if spec else None,
                           "columns": (None if columns is None else {"unknown": columns} if isinstance(columns, str)
-                                      else {"written": columns[0], "not_written": columns[1]})}))
+                                      else {"written": columns[0], "not_written": columns[1]}),
+                          "checked": list(CHECKED) if spec else [], "not_checked": NOT_CHECKED}))
         return EXIT_INVALID if problems else EXIT_OK
     if problems:
         print(f"{args.manifest}: {len(problems)} problem{'s' * (len(problems) != 1)}")
