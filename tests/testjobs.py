@@ -398,12 +398,12 @@ class RaisesOnSomeRows(Mapper):
 
 
 class SlowWords(SplitWords):
-    """SplitWords taking a second per task: time for a Ctrl-C to land mid-job."""
+    """SplitWords taking two seconds per task: a Ctrl-C lands while tasks are mid-way."""
 
     def map(self, df, ctx):
         import time
 
-        time.sleep(1)
+        time.sleep(2)
         return super().map(df, ctx)
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import io
 import logging
 import os
+import signal
 import sys
 import tempfile
 import threading
@@ -82,6 +83,9 @@ class _TaskStreams(io.TextIOBase):
 
 def _init_worker(cores: int, log_dir: str, workload_bytes: int) -> None:
     global _worker_log
+    # A Ctrl-C reaches the whole process group: the lmr process decides (it stops the
+    # workers and records the job INTERRUPTED); a worker must not go on to commit a task.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     os.environ["LMR_SPARK_CORES"] = str(cores)
     cds.use_local_cache()
     session.expect_workload(workload_bytes)
@@ -175,8 +179,15 @@ class LocalRunner:
         self.workers = workers
         self.storage = storage or Storage()
         self.on_event = on_event or (lambda event: None)
+        self._pools: list[Executor] = []
 
     def _executor(self, plan: Plan) -> Executor:
+        """A new pool for the job's tasks (kept in ``self._pools``: a Ctrl-C stops them all)."""
+        pool = self._new_executor(plan)
+        self._pools.append(pool)
+        return pool
+
+    def _new_executor(self, plan: Plan) -> Executor:
         if self.workers == 0:
             return ThreadPoolExecutor(max_workers=1)   # this process, its one Spark session
         n = self.workers or 1   # one JVM running a task per core; more only if asked
@@ -215,10 +226,10 @@ class LocalRunner:
                 reduce, reason, executor = self._partitioned_reduce(plan, executor)
             else:
                 reduce, reason, executor = self._reduce_phase(plan, executor)
-        except KeyboardInterrupt:   # Ctrl-C: stop the workers now, keep what committed
-            if executor is not None:
-                executor.shutdown(wait=False, cancel_futures=True)
-                executor = None
+        except KeyboardInterrupt:   # Ctrl-C: stop every worker now (mid-task or not), keep what committed
+            for pool in self._pools:
+                pool.shutdown(wait=False, cancel_futures=True)
+            executor = None
             status = lifecycle.interrupt(spec, list(plan.tasks), storage)
             emit({"event": "job_done", "status": status})
             raise

@@ -111,6 +111,8 @@ def test_ctrl_c_leaves_an_interrupted_job_that_the_next_run_resumes(tmp_path):
     assert status["state"] == "INTERRUPTED" and status["runs"][-1]["state"] == "INTERRUPTED"
     committed = status["tasks_succeeded"]
     assert 1 <= committed < 12 and f"after {committed} of 12 map tasks committed" in status["reason"]
+    # The tasks that were running were stopped, not left to commit after the status was written.
+    assert len(list((tmp_path / "work").glob("jobs/*/intermediate/*/_COMMITTED.*"))) == committed
     deadline = time.monotonic() + 20
     while _alive(proc.pid) and time.monotonic() < deadline:
         time.sleep(0.2)
