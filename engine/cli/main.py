@@ -15,7 +15,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from ..errors import EngineError, ManifestError, PlanError
-from ..job.layout import REDUCE_TASK, JobLayout
+from ..job.layout import REDUCE_TASK, JobLayout, jobs_folder
 from ..job.params import parse_param_flag
 from ..job.spec import MODES
 from ..job.status import FAILED, INTERRUPTED, PARTIAL, SUCCEEDED, read_status
@@ -229,7 +229,7 @@ def _local_status(args: argparse.Namespace):
         work_dir, job_id = spec.work_dir, spec.job_id
     status = read_status(work_dir, job_id, storage)
     if status is None:
-        jobs = JobLayout(work_dir, "").job_dir.rstrip("/")
+        jobs = jobs_folder(work_dir)
         names = sorted(n for n in (os.listdir(jobs) if os.path.isdir(jobs) else ())
                        if n.startswith(f"{job_id}-") and storage.exists(JobLayout(work_dir, n).status_json))
         if len(names) != 1:

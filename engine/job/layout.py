@@ -73,6 +73,11 @@ def bucket_of(part: str) -> int | None:
     return int(found[1]) if found else None
 
 
+def jobs_folder(root: str) -> str:
+    """The folder of every job's folder in a work dir (``<root>/jobs/``)."""
+    return join(root, "jobs", "")
+
+
 def engine_area(root: str) -> str:
     """The folder under a work dir that holds every job's own files (jobs/<id>/...)."""
     return join(root, "jobs", "")
@@ -96,7 +101,7 @@ class JobLayout:
     def job_dir(self) -> str:
         """The job's folder, with a trailing '/': as a prefix it never matches a sibling
         job whose id starts the same (``jobs/a-1/`` is not ``jobs/a-1-x/``)."""
-        return join(self.root, "jobs", self.job_id, "")
+        return join(jobs_folder(self.root), self.job_id, "")
 
     @property
     def job_json(self) -> str:

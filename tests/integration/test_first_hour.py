@@ -130,6 +130,18 @@ def test_ctrl_c_leaves_an_interrupted_job_that_the_next_run_resumes(tmp_path):
     got = pd.concat([pd.read_csv(tmp_path / "out" / f, keep_default_na=False) for f in marker["files"]])
     assert dict(zip(got["word"], got["count"])) == dict(word_counts(sorted((tmp_path / "in").glob("*.txt"))))
 
+    # The job is found again by its id, its name or its manifest; `lmr run` said where its report is.
+    report = tmp_path / "work" / "jobs" / status["job_id"] / "report.html"
+    assert f"report: {report}" in again.stdout
+    for named in (status["job_id"], "first-hour", str(manifest)):
+        shown = lmr("status", named, "--work-dir", str(tmp_path / "work"))
+        assert shown.returncode == 0, shown.stderr
+        assert f"job {status['job_id']}  SUCCEEDED" in shown.stdout and f"report: {report}" in shown.stdout
+    written = lmr("report", "first-hour", "--json", "--work-dir", str(tmp_path / "work"))
+    assert json.loads(written.stdout)["report"] == str(report) and report.is_file()
+    unknown = lmr("status", "no-such-job", "--work-dir", str(tmp_path / "work"))
+    assert unknown.returncode == 2 and unknown.stderr.strip().startswith("lmr status: no job no-such-job")
+
 
 def _alive(pgid: int) -> bool:
     try:
