@@ -93,9 +93,11 @@ def test_ctrl_c_leaves_an_interrupted_job_that_the_next_run_resumes(tmp_path):
     manifest = _words(tmp_path, "tests.testjobs:SlowWords", files=12)
     args = [sys.executable, "-m", "engine.cli.main", "run", str(manifest), "--workers", "1",
             "--work-dir", str(tmp_path / "work")]
-    # As a terminal's Ctrl-C does: SIGINT to the whole process group (lmr, its workers, their JVMs).
+    # As a terminal's Ctrl-C does: SIGINT to the whole process group (lmr and its workers).
+    # A shell starts a background job with SIGINT ignored, which the test run may inherit:
+    # lmr starts as from a terminal, with SIGINT's default disposition.
     proc = subprocess.Popen(args, cwd=REPO, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            start_new_session=True)
+                            start_new_session=True, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     lines = []
     for line in proc.stdout:
         lines.append(line)
