@@ -120,6 +120,11 @@ def is_retryable(error_type: str) -> bool:
     return error_type not in PERMANENT_ERRORS
 
 
+def first_line(text: str) -> str:
+    """An error's first line with text on it: what a one-line message shows of it."""
+    return next((line for line in text.splitlines() if line.strip()), "")
+
+
 def error_to_dict(exc: BaseException) -> dict:
     """JSON form of an error, as Lambda would report it (never pickled)."""
     return {"errorType": type(exc).__name__, "errorMessage": str(exc)}

@@ -18,7 +18,7 @@ import time
 import uuid
 from dataclasses import replace
 
-from .errors import CommitConflict, PartitionError, RejectedRecordsError, UserCodeError, error_to_dict
+from .errors import CommitConflict, PartitionError, RejectedRecordsError, UserCodeError, error_to_dict, first_line
 from . import model_files
 from .faults import checkpoint
 from .interfaces import ArrowMapper, Mapper, Reducer, TaskContext
@@ -299,7 +299,7 @@ def preview_columns(spec: JobSpec) -> tuple[list[str], list[str]] | str:
             mapped = run_user_frame("Reducer.combine", reducer.combine, mapped, ctx)
         written = written_columns(reducer, mapped.columns, used_columns(spark, reducer, mapped.schema, ctx))
     except Exception as exc:   # noqa: BLE001 - a preview: say why, the job's own checks still run
-        return f"could not plan the job over no rows: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}"
+        return f"could not plan the job over no rows: {first_line(str(exc)) or type(exc).__name__}"
     written = written or mapped.columns
     return written, [c for c in mapped.columns if c not in written]
 

@@ -20,7 +20,7 @@ import threading
 import traceback
 from collections import OrderedDict
 
-from .errors import EngineError, UserCodeError
+from .errors import EngineError, UserCodeError, first_line
 
 # The most set-up instances a process keeps (the least recently used goes first): a warm
 # container that serves jobs with other params must not keep every model it ever loaded.
@@ -80,7 +80,7 @@ def describe_spark_error(what: str, text: str) -> str:
     user needs is the exception and the line of their file that raised it."""
     start = text.find("Traceback (most recent call last):")
     if start < 0:
-        return f"{what} failed: {_first_line(text)}"
+        return f"{what} failed: {first_line(text)}"
     trace = text[start:]
     for stop in ("\nJVM stacktrace:", "\n SQLSTATE", "\n\tat "):
         if stop in trace:
@@ -121,11 +121,8 @@ def _shown(filename: str) -> str:
 
 
 def _one_line(exc: BaseException) -> str:
-    return f"{type(exc).__name__}: {_first_line(str(exc))}" if str(exc) else type(exc).__name__
+    return f"{type(exc).__name__}: {first_line(str(exc))}" if str(exc) else type(exc).__name__
 
-
-def _first_line(text: str) -> str:
-    return next((line for line in text.splitlines() if line.strip()), "")
 
 
 def _is_spark_user_error(exc: Exception) -> bool:

@@ -435,3 +435,16 @@ class SumCountsKeepingTheCheck(Reducer):
 
     def reduce(self, df, ctx):
         return df.groupBy("word").agg(F.sum("count").alias("count"))
+
+
+class ReduceFailsUntilFixed(Reducer):
+    """SumCounts, except that it fails (as user code) until $LMR_TEST_SCRATCH/fixed exists."""
+
+    output_format = "csv"
+
+    def reduce(self, df, ctx):
+        import os
+
+        if not os.path.exists(os.path.join(os.environ["LMR_TEST_SCRATCH"], "fixed")):
+            raise ValueError("the reducer cannot run yet")
+        return df.groupBy("word").agg(F.sum("count").alias("count"))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 import time
 
+from ..errors import first_line
 from ..job.layout import is_reduce_task, reduce_task_id
 from ..job.results import CACHED, SKIPPED
 from ..job.status import FAILED, JobStatus
@@ -30,11 +31,11 @@ def format_event(event: dict, total: int) -> str | None:
     if kind == "task_retry":
         e = event["error"]
         return (f"  {event['task_id']} retry attempt {event['attempt'] + 1} in {event['delay_s']:.1f}s"
-                f" after {e['errorType']}: {e['errorMessage'].splitlines()[0][:200]}")
+                f" after {e['errorType']}: {first_line(e['errorMessage'])[:200]}")
     if kind == "task_failed":
         e = event["error"]
         return (f"  {event['task_id']} FAILED after {event['attempts']} attempt(s): {e['errorType']}: "
-                f"{e['errorMessage'].splitlines()[0][:300]}  {_short(event['inputs'])}")
+                f"{first_line(e['errorMessage'])[:300]}  {_short(event['inputs'])}")
     if kind == "reduce_started":
         if "partitions" in event:
             return (f"  reduce: started, {event['pending']} of {event['partitions']} reduce tasks to run"
@@ -47,7 +48,7 @@ def format_event(event: dict, total: int) -> str | None:
     if kind == "partition_failed":
         e = event["error"]
         return (f"  {event['task_id']} FAILED after {event['attempts']} attempt(s): {e['errorType']}: "
-                f"{e['errorMessage'].splitlines()[0][:300]}")
+                f"{first_line(e['errorMessage'])[:300]}")
     if kind == "reduce_done":
         r = event["result"]
         return f"  reduce: ok {r.rows_in:,} rows in, {r.rows_out:,} out, {r.duration_ms / 1000:.1f}s"
@@ -55,7 +56,7 @@ def format_event(event: dict, total: int) -> str | None:
         return f"  reduce: not run: {event['reason']}"
     if kind == "reduce_failed":
         e = event["error"]
-        return f"  reduce: FAILED {e['errorType']}: {e['errorMessage'].splitlines()[0][:300]}"
+        return f"  reduce: FAILED {e['errorType']}: {first_line(e['errorMessage'])[:300]}"
     return None
 
 
@@ -70,7 +71,7 @@ def format_summary(status: JobStatus, max_rows: int = 20) -> str:
                      f"{r.rows_out:>10,} {r.duration_ms / 1000:>7.1f}  {_short(r.inputs)}")
     for f in [*status.failed, *status.failed_reduce]:
         lines.append(f"  {f.task_id:<8} {'FAILED':<9} {'':>10} {'':>9} {'':>9} {'':>10} {f.duration_s:>7.1f}  "
-                     f"{_short(f.inputs) or 'map output'}  {f.error_type}: {f.error.splitlines()[0][:160]}")
+                     f"{_short(f.inputs) or 'map output'}  {f.error_type}: {first_line(f.error)[:160]}")
     if status.tasks_cached:
         sources = sorted({r.source_job for r in status.tasks if r.status == CACHED})
         lines.append(f"  {status.tasks_cached} task(s) reused from the cache (job {', '.join(sources[:3])}"

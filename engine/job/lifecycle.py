@@ -167,18 +167,28 @@ def interrupt(spec: JobSpec, tasks: list[MapTask], storage: Storage) -> JobStatu
     """End the current run as stopped by the user: INTERRUPTED, with what committed so far
     (kept: the next run resumes). Nothing else is decided or written."""
     results = committed_results(spec, tasks, storage) if spec.uses_mapper else {}
-    running = read_status(spec.work_dir, spec.job_id, storage)
-    now = time.time()
-    started = running.started_at if running is not None else now
+    running, started, now = _run_so_far(spec, storage)
     reason = (f"interrupted after {len(results)} of {len(tasks)} map tasks committed; "
               "run the job again to resume (committed tasks are kept)")
     status = build_status(spec, list(results.values()), [], None, started, now)
-    run = dict(running.runs[-1]) if running is not None and running.runs else {"run": 1, "started_at": started}
-    run.update(state=INTERRUPTED, finished_at=now)
-    status = replace(status, state=INTERRUPTED, reason=reason, tasks_total=len(tasks), tasks_failed=0,
-                     runs=_with_run(running, run))
+    status = replace(status, state=INTERRUPTED, reason=reason, tasks_total=len(tasks), tasks_failed=0)
+    status = _ended_run(status, running, started, now)
     write_status(status, spec.work_dir, storage)
     return status
+
+
+def _run_so_far(spec: JobSpec, storage: Storage) -> tuple[JobStatus | None, float, float]:
+    """(the RUNNING status begin() wrote, when the job started, now)."""
+    running = read_status(spec.work_dir, spec.job_id, storage)
+    now = time.time()
+    return running, (running.started_at if running is not None else now), now
+
+
+def _ended_run(status: JobStatus, running: JobStatus | None, started: float, now: float) -> JobStatus:
+    """``status`` with its current run recorded as ended now, in ``status.state``."""
+    run = dict(running.runs[-1]) if running is not None and running.runs else {"run": 1, "started_at": started}
+    run.update(state=status.state, finished_at=now)
+    return replace(status, runs=_with_run(running, run))
 
 
 def _failed_task(task_id: str, inputs: list[str], record: dict) -> FailedTask:
@@ -203,15 +213,11 @@ def finish(spec: JobSpec, tasks: list[MapTask], reduce: ReduceResult | None, rea
     for task, record in zip(lost, in_parallel(lambda t: recorded_failure(spec, t.task_id, storage), lost)):
         record = record or {"errorType": "TaskNotCommitted", "errorMessage": "the task never committed its output"}
         failed.append(_failed_task(task.task_id, task.input_uris, record))
-    running = read_status(spec.work_dir, spec.job_id, storage)
-    now = time.time()
-    started = running.started_at if running is not None else now
+    running, started, now = _run_so_far(spec, storage)
     status = build_status(spec, list(results.values()), failed, reduce, started, now, reason)
     status = replace(status, partitions=current_partitions(spec, tasks, storage, results),
                      failed_reduce=[] if reduce is not None else failed_reduce_tasks(spec, storage))
-    run = dict(running.runs[-1]) if running is not None and running.runs else {"run": 1, "started_at": started}
-    run.update(state=status.state, finished_at=now)
-    status = replace(status, runs=_with_run(running, run))
+    status = _ended_run(status, running, started, now)
     write_status(status, spec.work_dir, storage)
     write_report(status, spec.work_dir, storage)
     return status

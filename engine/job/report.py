@@ -33,6 +33,7 @@ MAX_FAILED_ROWS = 100   # failed tasks listed on the page (status.json has them 
 # the report of a 10,000-task job must not read 10,000 files), and errors files linked.
 MAX_REJECT_FILES, MAX_REJECT_LINKS = 3, 20
 PREVIEW_ROWS, PREVIEW_BYTES = 10, 64 * 1024   # the output preview: rows, and bytes read for them
+PREVIEW_PARQUET_BYTES = 16 * 2**20             # a Parquet part is previewed only up to this size
 MEMORY_ENV, PRICE_ENV = "LMR_LAMBDA_MEMORY_MB", "LMR_LAMBDA_PRICE_GB_S"
 SHARE_PX = 300                            # the longest of the reduce tasks' row bars
 DEFAULT_MEMORY_MB = 3008                  # template.yaml's mapper/reducer default
@@ -216,6 +217,9 @@ def output_preview(status: JobStatus, storage: Storage, rows: int = PREVIEW_ROWS
             return None
         uri = join(status.output, marker["files"][0])
         if uri.endswith(".parquet"):
+            info = storage.stat(uri)
+            if info is None or info.size > PREVIEW_PARQUET_BYTES:   # the whole file is read: only a small one
+                return None
             import pyarrow.parquet as pq
 
             table = pq.ParquetFile(io.BytesIO(storage.read_bytes(uri))).read_row_group(0).slice(0, rows)

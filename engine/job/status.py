@@ -12,6 +12,7 @@ import json
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from ..errors import first_line
 from ..store.storage import Storage
 from .layout import JobLayout
 from .results import CACHED, SUCCEEDED, MapResult, ReduceResult
@@ -124,8 +125,7 @@ def build_status(spec: JobSpec, results: list[MapResult], failed: list[FailedTas
                   if not may_reduce(total, len(results), spec.min_success_ratio) else "the reducer failed")
     if state == FAILED and failed and FIRST_FAILURE not in reason:
         first = failed[0]
-        line = next((ln for ln in first.error.splitlines() if ln.strip()), "")
-        reason = f"{reason}{FIRST_FAILURE}{first.task_id}: {first.error_type}: {line}"
+        reason = f"{reason}{FIRST_FAILURE}{first.task_id}: {first.error_type}: {first_line(first.error)}"
     return JobStatus(
         job_id=spec.job_id, name=spec.name, mode=spec.mode, state=state, tasks_total=total,
         tasks_succeeded=len(results), tasks_failed=len(failed),

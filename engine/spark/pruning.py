@@ -66,7 +66,8 @@ def _scanned_columns(query) -> set[str] | None:
 def written_columns(reducer, names: list[str], used: list[str] | None) -> list[str] | None:
     """The columns a map task writes: those the reducer reads (``used``; None: all), plus
     the Reducer's ``keep_columns`` (in schema order), or None for all of them."""
-    keep = tuple(getattr(reducer, "keep_columns", ()) or ())
+    keep = getattr(reducer, "keep_columns", ()) or ()
+    keep = (keep,) if isinstance(keep, str) else tuple(keep)   # ("checked") is a string, not a tuple
     if "*" in keep:
         return None
     missing = [c for c in keep if c not in names]

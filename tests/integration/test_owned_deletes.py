@@ -62,3 +62,38 @@ def test_a_local_folder_that_climbs_out_of_the_job_is_refused(tmp_path):
     with pytest.raises(ValueError, match="refusing to delete"):
         storage.delete_prefix(join(root, "jobs/a-1/intermediate/../../a-1-x/"), owner=join(root, "jobs/a-1/"))
     assert snapshot(storage, [root]) == before
+
+
+def test_a_reducers_failure_record_is_the_only_file_its_success_removes(spark, tmp_path, monkeypatch):
+    """The two deletes of reduce failure records (a run's start clears the last run's, a
+    reducer that succeeds clears its own earlier attempt's) remove exactly
+    jobs/<id>/failures/reduce.json: not a sibling job's record whose id starts the same, not
+    an input, not a foreign file beside the output. Everything is snapshotted."""
+    from tests.conftest import run_local
+
+    monkeypatch.setenv("LMR_TEST_SCRATCH", str(tmp_path))
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "a.txt").write_text("alpha beta alpha\n")
+    manifest = {"name": "reduce-record", "mapper": "jobs.wordcount:SplitWords",
+                "reducer": "tests.testjobs:ReduceFailsUntilFixed", "input": {"prefix": str(tmp_path / "in")},
+                "output": {"path": str(tmp_path / "out")}}
+    first, spec, _ = run_local(manifest, tmp_path)
+    assert first.state == "FAILED" and [f.task_id for f in first.failed_reduce] == ["reduce"]
+    job = tmp_path / "work" / "jobs" / spec.job_id
+    sibling = tmp_path / "work" / "jobs" / f"{spec.job_id}-x" / "failures"
+    sibling.mkdir(parents=True)
+    (sibling / "reduce.json").write_text('{"errorType": "X", "errorMessage": "a sibling job\'s"}')
+    (sibling / "reduce-1.json").write_text('{"errorType": "X", "errorMessage": "a sibling job\'s"}')
+    (tmp_path / "notes.txt").write_text("someone's file beside the output\n")
+    storage = Storage()
+    before = snapshot(storage, [str(tmp_path)])
+
+    (tmp_path / "fixed").touch()
+    second, _, _ = run_local(manifest, tmp_path)
+    assert second.state == "SUCCEEDED" and second.failed_reduce == []
+    after = snapshot(storage, [str(tmp_path)])
+    gone = sorted(set(before) - set(after))
+    assert gone == [str(job / "failures" / "reduce.json")]
+    # Outside the job's own folder, nothing that was there changed (the output is new).
+    outside = {uri: data for uri, data in before.items() if not uri.startswith(str(job) + "/")}
+    assert {uri: after.get(uri) for uri in outside} == outside

@@ -140,3 +140,12 @@ def test_a_log_keeps_the_first_line_of_each_java_stack_trace_and_counts_the_rest
     text = "before\norg.x.Boom: bad\n\tat a.b(C.java:1)\n\tat d.e(F.java:2)\nCaused by: y\n\t... 4 more\nafter\n"
     assert condensed(text) == ("before\norg.x.Boom: bad\n\t... 4 lines of Java stack trace (--full shows them)\n"
                                "after\n")
+
+
+def test_an_error_without_a_message_still_makes_a_progress_line():
+    """An exception with an empty message used to raise IndexError in the progress line."""
+    from engine.cli.progress import format_event
+
+    line = format_event({"event": "task_failed", "task_id": "t00000", "attempts": 1, "inputs": ["a.txt"],
+                         "error": {"errorType": "UserCodeError", "errorMessage": ""}}, 1)
+    assert line == "  t00000 FAILED after 1 attempt(s): UserCodeError:   a.txt"
