@@ -65,7 +65,7 @@ def _child_lmr(event_path: str) -> None:
 def _plan(work: Path, data: Path) -> Path:
     """A planned one-file job and the mapper event the state machine would send for it."""
     from engine.job.planning import plan_job, save_plan
-    from engine.job.spec import load_manifest
+    from engine.job.manifest import load_manifest
     from engine.store.storage import Storage
 
     manifest = crawl_manifest(work / "manifest.json", "coldstart", {"files": [str(data)]}, work / "out",

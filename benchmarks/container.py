@@ -87,9 +87,9 @@ class Bench:
         """A new one-task job over the ``mb`` input: its map task's event."""
         from engine.job.layout import JobLayout
         from engine.job.planning import plan_job, save_plan
-        from engine.job.spec import load_manifest
+        from engine.job.manifest import load_manifest
         from engine.store.storage import Storage
-        from engine.worker import task_event
+        from engine.task.entry import task_event
 
         self.runs += 1
         manifest = os.path.join(self.scratch, "manifest.json")

@@ -24,7 +24,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def _child(manifest: str) -> None:
     from engine.job.planning import plan_job, save_plan
-    from engine.job.spec import load_manifest
+    from engine.job.manifest import load_manifest
     from engine.store.storage import Storage
 
     started = time.perf_counter()

@@ -79,7 +79,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args(argv)
     from engine.job.layout import JobLayout
-    from engine.job.report import write_report
+    from engine.report.page import write_report
     from engine.store.storage import Storage
 
     work = Path(tempfile.mkdtemp(prefix="lmr-report-load-"))

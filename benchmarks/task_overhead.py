@@ -2,7 +2,7 @@
 
 One process, one warm SparkSession. For each crawl file, alternately: (a) the plain Spark
 a careful user writes for one file: read with the schema, drop malformed records, the
-same ``Mapper.map``, write Parquet; (b) ``engine.tasks.run_map_task`` on the same file:
+same ``Mapper.map``, write Parquet; (b) ``engine.task.map.run_map_task`` on the same file:
 staging, reject counting and their errors file, column pruning for the reducer, the
 upload to the job folder and the commit marker. Both run once on every file before timing
 (JIT warm). Measured twice: on the generated files (about 2% malformed records, on
@@ -57,8 +57,8 @@ def measure_tasks(spark, storage, mapper, files: list[str], work: Path, rounds: 
     """Median seconds per file: (plain spark, lmr task)."""
     from engine.job.layout import JobLayout
     from engine.job.planning import plan_job
-    from engine.job.spec import load_manifest
-    from engine.tasks import run_map_task
+    from engine.job.manifest import load_manifest
+    from engine.task.map import run_map_task
 
     manifest = crawl_manifest(work / "m.json", "overhead", {"files": files}, work / "out",
                               task_bytes=1, work_dir=str(work / "work"))

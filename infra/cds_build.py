@@ -23,8 +23,9 @@ def _representative_job() -> None:
     from jobs.datagen import write_crawl
 
     from engine.job.planning import plan_job
-    from engine.job.spec import load_manifest
-    from engine.tasks import reduce_job, run_map_task
+    from engine.job.manifest import load_manifest
+    from engine.task.map import run_map_task
+    from engine.task.reduce import reduce_job
 
     with tempfile.TemporaryDirectory() as tmp:
         write_crawl(os.path.join(tmp, "in"), files=1, records=200)

@@ -4,7 +4,7 @@ With R > 1 reducers it also plans the reduce tasks and publishes their output.""
 from __future__ import annotations
 
 from engine.stack.functions import finalize_event, plan_reduce_event
-from engine.worker import reduce_event
+from engine.task.entry import reduce_event
 from lambdas._shared import logger, storage
 
 # With R > 1 reducers the state machine calls this function for two more steps, no Spark

@@ -4,7 +4,7 @@ function's memory (AWS_LAMBDA_FUNCTION_MEMORY_SIZE)."""
 
 from __future__ import annotations
 
-from engine.worker import map_event
+from engine.task.entry import map_event
 from lambdas._shared import logger, metrics, record_metrics, storage
 
 

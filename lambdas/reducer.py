@@ -4,7 +4,7 @@ R > 1 reducers one partition of it (``{job_id, job, round, partition, partitions
 from __future__ import annotations
 
 from engine.job.layout import reduce_task_id
-from engine.worker import reduce_event
+from engine.task.entry import reduce_event
 from lambdas._shared import logger, metrics, record_metrics, storage
 
 

@@ -26,7 +26,7 @@ def run_local(manifest: dict, folder: Path, workers: int = 0, **fields):
     import json
 
     from engine.job.planning import plan_job
-    from engine.job.spec import load_manifest
+    from engine.job.manifest import load_manifest
     from engine.local.runner import LocalRunner
 
     path = folder / "manifest.json"

@@ -7,7 +7,9 @@ from typing import Any
 from ..errors import ManifestError, PlanError, Problem
 from ..job.planning import list_input_files
 from ..job.preflight import preflight
-from ..job.spec import JobSpec, ManifestParser, manifest_dir, read_manifest
+from ..job.spec import JobSpec
+from ..job.manifest import ManifestParser
+from ..job.manifest_file import manifest_dir, read_manifest
 from ..store.storage import Storage
 
 

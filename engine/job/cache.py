@@ -40,7 +40,7 @@ def task_key(spec: JobSpec, task: MapTask) -> str:
     settings = {
         "engine": engine_fingerprint(),
         # Python, pyspark, pyarrow, Java: a coordinator without pyspark computes another key
-        # than its mapper Lambdas, so there a task looks itself up (engine/tasks.py).
+        # than its mapper Lambdas, so there a task looks itself up (engine/task/map.py).
         "runtime": runtime_fingerprint(),
         "mode": spec.mode,
         "mapper": spec.mapper,

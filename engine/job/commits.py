@@ -24,7 +24,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from ..store.storage import Storage
 from ..store.uris import basename
-from .layout import JobLayout, bucket_of, is_reduce_task, part_name
+from .layout import JobLayout, Slot, bucket_of, is_reduce_task, part_name
 from .planning import MapTask
 from .results import CACHED, MapResult
 from .spec import JobSpec
@@ -32,13 +32,24 @@ from .spec import JobSpec
 log = logging.getLogger(__name__)
 
 
+def read_slot(slot: Slot, storage: Storage) -> dict | None:
+    """What a task's commit marker holds (map or reduce task alike), or None: not committed."""
+    if not storage.exists(slot.marker):
+        return None
+    return json.loads(storage.read_text(slot.marker))
+
+
+def create_marker(slot: Slot, body: dict, storage: Storage) -> None:
+    """Create a task's commit marker holding ``body``, only if no attempt has: CommitConflict
+    when one did (a conditional create, S3's ``IfNoneMatch`` or an exclusive local create)."""
+    storage.create(slot.marker, json.dumps(body))
+
+
 def read_marker(work_dir: str, job_id: str, task_id: str, identity: str, storage: Storage) -> MapResult | None:
     """The result a task's marker for ``identity`` (what it read) holds, or None."""
-    marker = JobLayout(work_dir, job_id).committed_marker(task_id, identity)
-    if not storage.exists(marker):
-        return None
-    result = MapResult.from_dict(json.loads(storage.read_text(marker)))
-    return result if result.identity == identity else None
+    body = read_slot(JobLayout(work_dir, job_id).map_slot(task_id, identity), storage)
+    result = None if body is None else MapResult.from_dict(body)
+    return result if result is not None and result.identity == identity else None
 
 
 def committed_result(spec: JobSpec, task: MapTask, storage: Storage) -> MapResult | None:
@@ -52,7 +63,7 @@ def commit(spec: JobSpec, result: MapResult, storage: Storage) -> None:
     summary. The marker is the commit; a summary that could not be written only costs a
     reader one request."""
     layout = JobLayout(spec.work_dir, spec.job_id)
-    storage.create(layout.committed_marker(result.task_id, result.identity), json.dumps(result.to_dict()))
+    create_marker(layout.map_slot(result.task_id, result.identity), result.to_dict(), storage)
     name = summary_name(result)
     if name:
         try:

@@ -78,11 +78,6 @@ def jobs_folder(root: str) -> str:
     return join(root, "jobs", "")
 
 
-def engine_area(root: str) -> str:
-    """The folder under a work dir that holds every job's own files (jobs/<id>/...)."""
-    return join(root, "jobs", "")
-
-
 def manifest_upload(bucket_root: str, name: str) -> str:
     return join(bucket_root, MANIFESTS_PREFIX, f"{name}.json")
 
@@ -90,6 +85,24 @@ def manifest_upload(bucket_root: str, name: str) -> str:
 def data_locations(bucket_root: str) -> tuple[str, ...]:
     """The folders a deployed stack lets manifests name (its LMR_ALLOWED_LOCATIONS)."""
     return tuple(join(bucket_root, prefix, "") for prefix in DATA_PREFIXES)
+
+
+@dataclass(frozen=True)
+class Slot:
+    """Where one task commits, map or reduce (engine/task/attempt.py): each attempt writes
+    its files under ``folder/<attempt>/``; ``marker`` is created once, by the first attempt
+    to commit; ``failure`` records the task's failed attempts; nothing outside ``owner``
+    (the job's folder) is ever deleted."""
+
+    task_id: str
+    folder: str
+    marker: str
+    failure: str
+    owner: str
+
+    def attempt_dir(self, attempt: str) -> str:
+        """One attempt's files: its own folder, so that it never writes over another's."""
+        return join(self.folder, attempt, "")
 
 
 @dataclass(frozen=True)
@@ -126,9 +139,16 @@ class JobLayout:
     def intermediate(self, task_id: str) -> str:
         return join(self.job_dir, "intermediate", task_id)
 
-    def attempt_dir(self, task_id: str, attempt: str) -> str:
-        """One attempt's parts: its own folder, so that it never writes over another's."""
-        return join(self.intermediate(task_id), attempt, "")
+    def map_slot(self, task_id: str, identity: str) -> Slot:
+        """Map task ``task_id``'s commit for what it read (``MapTask.identity``)."""
+        return Slot(task_id, join(self.intermediate(task_id), ""), self.committed_marker(task_id, identity),
+                    self.failure(task_id), self.job_dir)
+
+    def reduce_slot(self, round_id: str, partition: int) -> Slot:
+        """Reduce task ``partition``'s commit in one reduce round (R > 1)."""
+        task_id = reduce_task_id(partition)
+        return Slot(task_id, self.reduce_dir(round_id, partition), join(self.reduce_dir(round_id, partition), COMMITTED),
+                    self.failure(task_id), self.job_dir)
 
     def part(self, task_id: str, name: str) -> str:
         """A part a commit marker lists (``<attempt>/<file>``, relative to the task folder)."""
@@ -156,9 +176,6 @@ class JobLayout:
 
     def reduce_round(self, round_id: str) -> str:
         return join(self.job_dir, "reduce", round_id, "")
-
-    def reduce_marker(self, round_id: str, partition: int) -> str:
-        return join(self.reduce_dir(round_id, partition), COMMITTED)
 
     def task_log(self, task_id: str) -> str:
         return join(self.job_dir, "logs", f"{task_id}.log")

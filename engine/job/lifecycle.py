@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import dataclass, replace
+from typing import Callable
 
 from ..errors import RetriesExhaustedError, is_retryable
 from ..store.storage import Storage
@@ -110,8 +111,25 @@ def code_changed(spec: JobSpec) -> str | None:
             "again (changed code is a new job)")
 
 
+def start_for(plan: Plan, storage: Storage, run_alive: Callable[[JobStatus], bool | None] = lambda _: False,
+              fresh: bool = False) -> Start:
+    """What submitting ``plan`` does now: the one decision ``lmr run``, ``lmr resume`` and
+    the coordinator make (:func:`decide_start` on the job's status). ``run_alive(previous)``
+    tells whether a RUNNING job's last run goes on (locally it never does: this process
+    would be running it). ``fresh`` (``lmr run --fresh``) first deletes the job's own
+    folder, and nothing else: the job starts over as new."""
+    layout = JobLayout(plan.spec.work_dir, plan.job_id)
+    if fresh:
+        storage.delete_prefix(layout.job_dir, owner=layout.job_dir)
+    previous = read_status(plan.spec.work_dir, plan.job_id, storage)
+    if previous is None:
+        return decide_start(None)
+    alive = run_alive(previous) if previous.state == RUNNING else None
+    return decide_start(previous, run_alive=alive, inputs_changed=inputs_changed(plan, storage))
+
+
 def next_start(previous: JobStatus | None) -> Start:
-    """A run that the caller has decided on (``lmr run`` after :func:`decide_start`)."""
+    """A run that the caller has decided on: a new one after the job's last."""
     return Start(RESUME if previous else NEW, last_run(previous) + 1, previous)
 
 
@@ -205,7 +223,7 @@ def finish(spec: JobSpec, tasks: list[MapTask], reduce: ReduceResult | None, rea
            storage: Storage) -> JobStatus:
     """End the job's current run: its status computed from the commit markers and the
     recorded failures (the same wherever the tasks ran), then the report."""
-    from .report import write_report
+    from ..report.page import write_report
 
     results = committed_results(spec, tasks, storage) if spec.uses_mapper else {}
     failed = []

@@ -25,7 +25,7 @@ from ..errors import PartitionError
 from ..store.publish import check_destination, publish
 from ..store.storage import Storage
 from ..store.uris import basename, join
-from .commits import committed_results, in_parallel, part_uris, reduce_failures
+from .commits import committed_results, create_marker, in_parallel, part_uris, read_slot, reduce_failures
 from .fingerprints import digest
 from .layout import REDUCE_TASK, JobLayout, bucket_of
 from .planning import MapTask
@@ -124,8 +124,8 @@ def partition_inputs(spec: JobSpec, results: dict[str, MapResult], partition: in
 
 def commit_partition(spec: JobSpec, round_: str, result: ReduceResult, storage: Storage) -> None:
     """Create reduce task ``result.partition``'s marker (CommitConflict if another attempt did)."""
-    marker = JobLayout(spec.work_dir, spec.job_id).reduce_marker(round_, result.partition)
-    storage.create(marker, json.dumps(result.to_dict()))
+    create_marker(JobLayout(spec.work_dir, spec.job_id).reduce_slot(round_, result.partition), result.to_dict(),
+                  storage)
 
 
 def _committed_ids(spec: JobSpec, round_: str, storage: Storage) -> list[int]:
@@ -137,10 +137,8 @@ def _committed_ids(spec: JobSpec, round_: str, storage: Storage) -> list[int]:
 
 def committed_partition(spec: JobSpec, round_: str, partition: int, storage: Storage) -> ReduceResult | None:
     """What reduce task ``partition`` committed in a round, or None: its marker alone."""
-    marker = JobLayout(spec.work_dir, spec.job_id).reduce_marker(round_, partition)
-    if not storage.exists(marker):
-        return None
-    return ReduceResult.from_dict(json.loads(storage.read_text(marker)))
+    body = read_slot(JobLayout(spec.work_dir, spec.job_id).reduce_slot(round_, partition), storage)
+    return None if body is None else ReduceResult.from_dict(body)
 
 
 def committed_partitions(spec: JobSpec, round_: str, storage: Storage) -> dict[int, ReduceResult]:

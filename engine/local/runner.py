@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Callable
 
-from .. import worker
+from ..task import entry
 from ..errors import EngineError, error_to_dict
 from ..job import lifecycle, partitions
 from ..job.commits import committed_results, record_failure
@@ -38,6 +38,8 @@ from ..logs import JsonFormatter, append_task_log, quiet_spark_loggers
 from ..spark import cds, session
 from ..store.storage import Storage
 from ..store.uris import is_s3
+from ..runner import Prepared, Refused
+from .job import REDUCER_FAILED, LocalJob
 from .pool import WorkerPool
 
 #: The runner reports progress as small dicts: {"event": "task_done", "task_id": ..., ...}.
@@ -45,7 +47,6 @@ EventSink = Callable[[dict], None]
 RETRY_BASE_ENV = "LMR_RETRY_BASE_SECONDS"   # first retry delay; doubles per attempt
 WORKER_LOG_LEVEL_ENV = "LMR_LOG_LEVEL"
 _MAX_BACKOFF_S = 30.0
-REDUCER_FAILED = "reducer failed"           # how a job's reason starts when its reducer failed
 WORKER_DIED = "WorkerDiedError"
 
 log = logging.getLogger(__name__)
@@ -140,9 +141,9 @@ def _logged(fn, event: dict) -> dict:
             jvm = f.read().decode("utf-8", "replace")
         task_id = event.get("task_id") or (reduce_task_id(event["partition"]) if "partition" in event
                                            else event.get("step") or REDUCE_TASK)
-        header = f"attempt {worker.attempt(event)}, worker pid {os.getpid()}, {time.strftime('%H:%M:%S')}"
+        header = f"attempt {entry.attempt(event)}, worker pid {os.getpid()}, {time.strftime('%H:%M:%S')}"
         try:
-            spec = worker.load_spec(event["job"], _worker_storage())
+            spec = entry.load_spec(event["job"], _worker_storage())
             append_task_log(_worker_storage(), spec.work_dir, spec.job_id, task_id, buffer.getvalue() + jvm, header)
         except Exception:
             log.exception("could not write the log of task %s", task_id)
@@ -150,13 +151,13 @@ def _logged(fn, event: dict) -> dict:
 
 def map_in_worker(event: dict) -> dict:
     """A worker's map task: the same entry and event shape as the mapper Lambda's."""
-    return _logged(worker.map_event, event)
+    return _logged(entry.map_event, event)
 
 
 def reduce_in_worker(event: dict) -> dict:
     """A worker's reduce, reduce task or publish step: the same entry and event shapes as
     the reducer Lambda's (and, for ``step: publish``, the finalize Lambda's)."""
-    return _logged(worker.reduce_event, event)
+    return _logged(entry.reduce_event, event)
 
 
 # --- the runner -------------------------------------------------------------------------
@@ -174,9 +175,12 @@ class _Kind:
 
 
 class LocalRunner:
+    """Runs jobs on this machine (engine/runner.py's Runner). ``work_dir``: where jobs
+    live when a manifest does not say (``--work-dir``; default ./.lmr or LMR_WORK_DIR)."""
+
     def __init__(self, workers: int | None = None, storage: Storage | None = None,
-                 on_event: EventSink | None = None):
-        self.workers = workers
+                 on_event: EventSink | None = None, work_dir: str | None = None):
+        self.workers, self.work_dir = workers, work_dir
         self.storage = storage or Storage()
         self.on_event = on_event or (lambda event: None)
         self._pools: list[Executor] = []
@@ -204,11 +208,47 @@ class LocalRunner:
     def _pool_size(self, executor: Executor) -> int:
         return executor.slots if isinstance(executor, WorkerPool) else 1
 
-    def run(self, plan: Plan) -> JobStatus:
-        """Run the job (a new run of it, when it ran before) and return its final status."""
+    # --- the runner interface (engine/runner.py) ---
+
+    def prepare(self, manifest: str, overrides: dict, fresh: bool = False) -> Prepared:
+        from ..job.preflight import preflight
+        from ..job.manifest import load_manifest
+
+        spec = load_manifest(manifest, overrides, work_dir=self.work_dir)
+        plan = preflight(spec, self.storage, manifest)
+        return Prepared(spec, lifecycle.start_for(plan, self.storage, fresh=fresh), plan)
+
+    def prepare_resume(self, job_id: str) -> Prepared:
+        from ..job.planning import load_plan
+        from .job import local_work_dir
+
+        plan = load_plan(local_work_dir(self.work_dir), job_id, self.storage)
+        changed = lifecycle.code_changed(plan.spec)
+        if changed:
+            raise Refused(f"job {plan.job_id} cannot be resumed: {changed}")
+        return Prepared(plan.spec, lifecycle.start_for(plan, self.storage), plan)
+
+    def start(self, prepared: Prepared, on_event: EventSink | None = None) -> LocalJob:
+        """Run the job here, to its end; a Ctrl-C ends it INTERRUPTED (its status says so)."""
+        if on_event is not None:
+            self.on_event = on_event
+        try:
+            self.run(prepared.plan, prepared.start)
+        except KeyboardInterrupt:
+            pass   # run() stopped every worker and recorded the job INTERRUPTED
+        return LocalJob(prepared.spec.work_dir, prepared.spec.job_id, self.storage)
+
+    def job(self, ref: str) -> LocalJob:
+        return LocalJob.find(ref, self.work_dir, self.storage)
+
+    # --- running a job ---
+
+    def run(self, plan: Plan, start: lifecycle.Start | None = None) -> JobStatus:
+        """Run the job as ``start`` says (by default a new run of it, when it ran before)
+        and return its final status."""
         spec, storage, emit = plan.spec, self.storage, self.on_event
-        previous = read_status(spec.work_dir, plan.job_id, storage)
-        _, pending = lifecycle.begin(plan, storage, lifecycle.next_start(previous))
+        start = start or lifecycle.next_start(read_status(spec.work_dir, plan.job_id, storage))
+        _, pending = lifecycle.begin(plan, storage, start)
         emit({"event": "job_started", "job_id": plan.job_id, "tasks": len(plan.tasks),
               "work_dir": spec.work_dir})
         executor = None
@@ -242,7 +282,7 @@ class LocalRunner:
 
     def _map_phase(self, plan: Plan, pending: list[MapTask], executor: Executor) -> tuple[Executor, list]:
         job_json = JobLayout(plan.spec.work_dir, plan.job_id).job_json
-        kind = _Kind("task", map_in_worker, lambda t, n: worker.task_event(plan.job_id, job_json, t, n),
+        kind = _Kind("task", map_in_worker, lambda t, n: entry.task_event(plan.job_id, job_json, t, n),
                      lambda t: t.task_id, lambda t: t.input_uris, MapResult.from_dict)
         return self._run_tasks(plan, pending, executor, kind)
 
@@ -347,7 +387,7 @@ class LocalRunner:
               "pending": len(reduce_plan.pending)})
         job_json = JobLayout(spec.work_dir, plan.job_id).job_json
         kind = _Kind("partition", reduce_in_worker,
-                     lambda p, n: worker.partition_event(plan.job_id, job_json, reduce_plan.round, p,
+                     lambda p, n: entry.partition_event(plan.job_id, job_json, reduce_plan.round, p,
                                                          reduce_plan.partitions, n),
                      reduce_task_id, lambda p: [], ReduceResult.from_dict)
         executor, failed = self._run_tasks(plan, reduce_plan.pending, executor, kind)
@@ -366,7 +406,7 @@ class LocalRunner:
             emit({"event": "reduce_started", "job_id": plan.job_id})
         attempt = 1
         while True:
-            event = worker.task_event(plan.job_id, JobLayout(spec.work_dir, plan.job_id).job_json, None, attempt)
+            event = entry.task_event(plan.job_id, JobLayout(spec.work_dir, plan.job_id).job_json, None, attempt)
             if step:
                 event["step"] = step
             future = executor.submit(reduce_in_worker, event)

@@ -1,4 +1,4 @@
-"""A deployed stack, seen from a laptop: ``lmr submit`` and ``lmr status``.
+"""A deployed stack, seen from a laptop: what the stack runner (engine/stack/runner.py) asks of it.
 
 The stack is found by name through its CloudFormation outputs (DataBucket,
 StateMachineArn). Submitting uploads the manifest under manifests/, which is all the
@@ -12,15 +12,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..job.layout import JobLayout, data_locations, manifest_upload
-from ..job.spec import JobSpec, ManifestParser, manifest_dir, read_manifest
-from ..job.status import FAILED, PARTIAL, RUNNING, SUCCEEDED, read_status
-from ..store.publish import refuse_unsafe_destination
+from ..job.layout import JobLayout, manifest_upload
+from ..job.manifest import load_job_json
+from ..job.spec import JobSpec
+from ..job.status import FAILED, RUNNING, read_status
 from ..store.storage import Storage
 from ..store.uris import s3_uri
+from ..runner import TERMINAL
 from .functions import EXECUTION_DIED, execution_arn, last_execution
 
-TERMINAL = (SUCCEEDED, PARTIAL, FAILED)
 
 
 @dataclass(frozen=True)
@@ -45,22 +45,12 @@ class Deployment:
         return cls(outputs["DataBucket"], outputs["StateMachineArn"])
 
 
-def submit(manifest: str, deployment: Deployment, overrides: dict[str, Any] | None = None,
-           storage: Storage | None = None) -> tuple[JobSpec, str]:
-    """Check the manifest here (every problem at once), upload it; (spec, uploaded URI).
-    Its inputs and output must lie where the stack lets jobs read and write."""
-    storage = storage or Storage()
-    data = read_manifest(manifest, overrides)
-    data.pop("work_dir", None)   # on AWS the stack's bucket holds jobs/
-    spec = ManifestParser(manifest, manifest_dir(manifest), check_classes=True,
-                          allowed=data_locations(deployment.root), work_dir=deployment.root).parse(data)
-    # refused here, as the coordinator would refuse it, before anything is uploaded
-    refuse_unsafe_destination(storage, spec.output.path, JobLayout(deployment.root, spec.job_id), manifest)
-    # Uploaded resolved, as JSON: the coordinator computes the same job id from it when it
-    # runs the same code (a job's id covers its code: deploy what you checked here).
+def upload(manifest: str, spec: JobSpec, deployment: Deployment, storage: Storage) -> str:
+    """Upload a checked manifest, resolved, as JSON (the coordinator computes the same job id
+    from it when it runs the same code: deploy what you checked); the uploaded URI."""
     uri = manifest_upload(deployment.root, Path(manifest).stem)
     storage.write_text(uri, json.dumps(spec.to_manifest(), indent=2))
-    return spec, uri
+    return uri
 
 
 def job_progress(job_id: str, deployment: Deployment, sfn_client, storage: Storage | None = None) -> dict:
@@ -86,15 +76,12 @@ def job_progress(job_id: str, deployment: Deployment, sfn_client, storage: Stora
     return out
 
 
-def resume(job_id: str, deployment: Deployment, storage: Storage | None = None) -> str:
+def resume(job_id: str, deployment: Deployment, storage: Storage) -> str:
     """Upload a job's saved spec as a manifest again: the coordinator resumes a job that
     FAILED, ended PARTIAL or died, as a new run that keeps its committed tasks. Returns the
     uploaded URI."""
-    storage = storage or Storage()
     layout = JobLayout(deployment.root, job_id)
-    if not storage.exists(layout.job_json):
-        raise ValueError(f"no job {job_id} in {deployment.root} ({layout.job_json} does not exist)")
-    spec = JobSpec.from_dict(json.loads(storage.read_text(layout.job_json)), source=layout.job_json)
+    spec = load_job_json(json.loads(storage.read_text(layout.job_json)), source=layout.job_json)
     uri = manifest_upload(deployment.root, job_id)
     storage.write_text(uri, json.dumps(spec.to_manifest(), indent=2))
     return uri

@@ -16,16 +16,17 @@ from typing import Any
 
 from ..errors import DestinationError, EngineError, ManifestError, PermanentStorageError, PlanError
 from ..job.layout import JobLayout
-from ..job.lifecycle import ALIVE, DONE, begin, decide_start, finish, inputs_changed
+from ..job.lifecycle import ALIVE, DONE, begin, finish, start_for
 from ..job.partitions import partition_failure, partitioned, plan_reduce
 from ..job.planning import Plan, load_tasks
 from ..job.preflight import preflight
 from ..job.results import SKIPPED, SUCCEEDED, ReduceResult
-from ..job.spec import MAPPER_ONLY, load_manifest
-from ..job.status import FAILED, RUNNING, JobStatus, read_status, write_status
+from ..job.spec import MAPPER_ONLY
+from ..job.manifest import load_manifest
+from ..job.status import FAILED, RUNNING, JobStatus, write_status
 from ..store.storage import Storage
 from ..store.uris import s3_uri, split_s3
-from ..worker import load_spec
+from ..task.entry import load_spec
 
 # How an execution ends when finalize could not write the job's status.
 EXECUTION_DIED = ("FAILED", "TIMED_OUT", "ABORTED")
@@ -65,13 +66,10 @@ def submit_manifest(manifest_uri: str, work_dir: str, state_machine_arn: str, sf
     except (ManifestError, PlanError) as exc:
         return _reject_manifest(manifest_uri, work_dir, exc, storage)
 
-    previous = read_status(work_dir, plan.job_id, storage)
-    alive = None
-    if previous is not None and previous.state == RUNNING:
-        alive = _run_alive(sfn_client, state_machine_arn, last_execution(previous))
-    start = decide_start(previous, run_alive=alive,
-                         inputs_changed=previous is not None and inputs_changed(plan, storage))
+    start = start_for(plan, storage, lambda previous: _run_alive(sfn_client, state_machine_arn,
+                                                                 last_execution(previous)))
     if start.action == DONE:
+        previous = start.previous
         log.info("job %s already SUCCEEDED: its output is %s; nothing to do", plan.job_id, previous.output)
         return {"job_id": plan.job_id, "state": previous.state, "started": False, "output": previous.output}
     if start.action == ALIVE:
@@ -150,7 +148,7 @@ def finalize_event(event: dict[str, Any], storage: Storage) -> dict[str, Any]:
     """Finalize: ``{job_id, job, reduce?, error?}`` -> status.json, computed from the commit
     markers and the job's min_success_ratio (the engine decides the outcome, not the
     state machine's failure tolerance)."""
-    from ..tasks import reduce_job
+    from ..task.reduce import reduce_job
 
     spec = load_spec(event["job"], storage)
     tasks = load_tasks(spec, storage)

@@ -77,7 +77,7 @@ def test_reading_the_markers_takes_a_request_per_thousand_tasks(moto_server, buc
     reads = [c for c in calls if c in ("GetObject", "HeadObject", "ListObjectsV2")]
     # One LIST per 1,000 markers, a few fixed reads (status.json, the failures folder, ...),
     # and the report's reasons of rejected records from a fixed few errors files: never one per task.
-    from engine.job.report import MAX_REJECT_FILES
+    from engine.report.page import MAX_REJECT_FILES
 
     assert reducer_requests <= n // 1000 + 2, reducer_requests
     assert len(reads) <= n // 1000 + 5 + MAX_REJECT_FILES, (len(reads), sorted(set(calls)))
@@ -137,7 +137,7 @@ def test_a_reduce_task_finds_its_own_commit_without_reading_the_others(moto_serv
 
     from engine.job.partitions import commit_partition
     from engine.job.results import ReduceResult
-    from engine.tasks import run_partition_task
+    from engine.task.reduce import run_partition_task
 
     client = boto3.client("s3", endpoint_url=moto_server)
     storage = Storage(client)

@@ -82,9 +82,9 @@ def test_event_fixtures_have_the_shape_the_state_machine_sends():
     assert {k.removesuffix(".$") for k in selector} == {k.removesuffix(".$") for k in payload} - {"retry_count"}
     reduce = states["Reduce"]["Parameters"]["Payload"]
     assert {k.removesuffix(".$") for k in reduce} == set(event("reducer.json", JOB_ID="j", BUCKET="b"))
-    # A local worker is handed the same events (one entry, engine/worker.py, two callers).
+    # A local worker is handed the same events (one entry, engine/task/entry.py, two callers).
     from engine.job.planning import InputFile, MapTask
-    from engine.worker import task_event
+    from engine.task.entry import task_event
 
     task = MapTask("t0", (InputFile("/d/a.txt", 3),))
     assert set(task_event("j", "/w/jobs/j/job.json", task, 2)) == {k.removesuffix(".$") for k in payload}

@@ -20,11 +20,11 @@ import pytest
 
 from engine.job.layout import JobLayout
 from engine.job.planning import plan_job
-from engine.job.spec import load_manifest
+from engine.job.manifest import load_manifest
 from engine.store.publish import publish
 from engine.store.storage import Storage
 from engine.store.uris import join
-from engine.tasks import run_map_task
+from engine.task.map import run_map_task
 from tests.oracles import word_counts
 from tests.snapshots import snapshot
 
@@ -167,7 +167,7 @@ def test_a_publisher_of_another_job_loses_cleanly(tmp_path, work_root):
 @pytest.mark.parametrize("point", ["partition.before_write", "partition.mid_write", "partition.before_commit"])
 def test_a_late_reduce_task_attempt_removes_only_its_own_files(spark, samples, tmp_path, work_root, point):
     from engine.job.partitions import plan_reduce
-    from engine.tasks import run_partition_task
+    from engine.task.reduce import run_partition_task
 
     files = sorted((samples / "wordcount").glob("*.txt"))
     manifest = tmp_path / "wc.json"

@@ -67,7 +67,7 @@ def test_report_timeline_has_one_bar_per_task_in_a_real_browser(partial_job, tmp
 
 
 def test_cost_estimate_is_the_tasks_gb_seconds(partial_job, monkeypatch):
-    from engine.job.report import estimate_cost
+    from engine.report.page import estimate_cost
     from engine.job.status import read_status
     from engine.store.storage import Storage
 
@@ -88,7 +88,7 @@ def test_a_report_of_10000_tasks_draws_pictures_that_scale_and_lists_the_slowest
     running over time and a histogram of durations instead of 10,000 rows; both are
     checked against sums done here, as are the slowest and failed lists."""
     from benchmarks.report_load import synthetic_status
-    from engine.job.report import write_report
+    from engine.report.page import write_report
     from engine.store.storage import Storage
 
     status = synthetic_status(10_000, 150)

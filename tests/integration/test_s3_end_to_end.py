@@ -75,7 +75,7 @@ def test_missing_s3_inputs_are_named_and_nothing_is_written(s3, bucket, capsys):
 
 def test_an_input_deleted_after_planning_fails_at_once_and_is_named(s3, bucket, tmp_path, spark):
     from engine.job.planning import plan_job
-    from engine.job.spec import load_manifest
+    from engine.job.manifest import load_manifest
     from engine.local.runner import LocalRunner
 
     for name in ("a", "b"):

@@ -17,8 +17,9 @@ import pytest
 
 from engine.errors import InputChangedError, PermanentStorageError
 from engine.job.planning import plan_job
-from engine.job.spec import load_manifest
-from engine.tasks import run_map_task, run_reduce_task
+from engine.job.manifest import load_manifest
+from engine.task.map import run_map_task
+from engine.task.reduce import run_reduce_task
 from tests.conftest import run_local
 from tests.oracles import word_counts
 

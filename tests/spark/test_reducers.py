@@ -193,7 +193,7 @@ def test_with_cache_a_new_reducer_over_the_same_buckets_runs_no_map_task(samples
 
 def test_the_example_manifest_runs_with_three_reducers(tmp_path):
     from engine.job.planning import plan_job
-    from engine.job.spec import load_manifest
+    from engine.job.manifest import load_manifest
     from engine.local.runner import LocalRunner
     from tests.conftest import REPO, SAMPLES
 

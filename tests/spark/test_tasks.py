@@ -12,9 +12,9 @@ from engine.errors import RejectedRecordsError
 from engine.job.commits import committed_result, uncommit
 from engine.job.layout import JobLayout
 from engine.job.planning import load_tasks, plan_job
-from engine.job.spec import load_manifest
+from engine.job.manifest import load_manifest
 from engine.store.storage import Storage
-from engine.tasks import run_map_task
+from engine.task.map import run_map_task
 from tests.conftest import run_local
 from tests.oracles import crawl_records
 
@@ -147,7 +147,7 @@ def test_partial_job_reduces_committed_tasks_and_lists_failures(samples, tmp_pat
 
 def test_platform_errors_are_retried(samples, tmp_path, monkeypatch):
     """A transient error (here: the first staging attempt fails) is retried with backoff."""
-    import engine.tasks as tasks
+    import engine.task.reduce as tasks
 
     real_stage, calls = tasks.stage, []
 

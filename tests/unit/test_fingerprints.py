@@ -120,7 +120,7 @@ def test_a_helper_module_of_the_job_package_is_in_the_hashes(module, tmp_path):
 
 
 def test_changed_code_is_a_new_job(module, tmp_path):
-    from engine.job.spec import ManifestParser
+    from engine.job.manifest import ManifestParser
 
     def job_id(source: str) -> str:
         module(source)

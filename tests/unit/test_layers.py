@@ -75,7 +75,7 @@ def test_the_cycle_finder_finds_a_cycle():
 
 def test_no_engine_module_imports_one_that_imports_it_back():
     graph = import_graph()
-    assert "engine.spark.session" in graph["engine.tasks"] and "engine.tasks" in graph["engine.worker"]
+    assert "engine.spark.session" in graph["engine.task.map"] and "engine.task.map" in graph["engine.task.entry"]
     assert cycles(graph) == []
 
 
@@ -84,11 +84,11 @@ def test_no_engine_module_imports_one_that_imports_it_back():
 LAYERS = [
     ("base", ("engine.errors", "engine.env", "engine.procs", "engine.faults")),
     ("storage", ("engine.store",)),
-    ("job model", ("engine.job", "engine.logs")),
+    ("job model", ("engine.job", "engine.logs", "engine.report")),
     ("user code support", ("engine.context", "engine.user_code", "engine.model_files")),
     ("spark runtime", ("engine.spark",)),
-    ("tasks", ("engine.interfaces", "engine.tasks", "engine.worker")),
-    ("runners", ("engine.local", "engine.stack")),
+    ("tasks", ("engine.interfaces", "engine.task")),
+    ("runners", ("engine.runner", "engine.local", "engine.stack")),
     ("cli", ("engine.cli",)),
 ]
 

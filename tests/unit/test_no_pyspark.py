@@ -10,7 +10,7 @@ PROBE = """
 import sys
 sys.modules["pyspark"] = None          # any `import pyspark...` now raises ImportError
 import json, tempfile, os
-from engine.job.spec import load_manifest
+from engine.job.manifest import load_manifest
 from engine.job.planning import plan_job, save_plan
 from engine.job.status import build_status
 from engine.store.storage import Storage
@@ -44,7 +44,7 @@ from engine.job.layout import JobLayout, part_name
 from engine.job.partitions import commit_partition
 from engine.job.planning import plan_job, save_plan
 from engine.job.results import MapResult, ReduceResult
-from engine.job.spec import load_manifest
+from engine.job.manifest import load_manifest
 from engine.stack.functions import plan_reduce_event
 from engine.store.storage import Storage
 d = tempfile.mkdtemp()

@@ -7,12 +7,13 @@ import json
 
 import pytest
 
-from engine.cli.main import build_parser, overrides_from
+from engine.cli.commands import overrides_from
+from engine.cli.parser import build_parser
 from engine.errors import ManifestError
 from engine.job.cache import task_key
 from engine.job.params import MAX_PARAMS_BYTES, frozen, parse_param_flag
 from engine.job.planning import plan_job
-from engine.job.spec import load_manifest
+from engine.job.manifest import load_manifest
 
 
 def manifest(tmp_path, **fields) -> str:

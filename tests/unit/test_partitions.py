@@ -14,6 +14,7 @@ from engine.job.layout import part_name
 from engine.job.partitions import AUTO_BUCKETS, commit_partition, plan_reduce, reducer_count
 from engine.job.planning import InputFile, MapTask, Plan, save_plan
 from engine.job.results import MapResult, ReduceResult
+from engine.job.manifest import load_job_json
 from engine.job.spec import InputSpec, JobSpec, OutputSpec
 from engine.store.storage import Storage
 
@@ -91,7 +92,7 @@ def test_the_bucket_count_is_in_the_cache_key_and_r_in_the_job_id(tmp_path):
     three, _ = job(tmp_path / "a", reducers=3)
     assert cache.task_key(one, tasks[0]) != cache.task_key(three, tasks[0])
     assert one.job_id != three.job_id
-    assert JobSpec.from_dict(json.loads(json.dumps(three.to_dict()))).reducers == 3
+    assert load_job_json(json.loads(json.dumps(three.to_dict()))).reducers == 3
 
 
 def test_progress_shows_the_reduce_tasks():

@@ -10,7 +10,7 @@ import pytest
 from engine.errors import PlanError
 from engine.job.layout import JobLayout
 from engine.job.planning import plan_job, save_plan
-from engine.job.spec import load_manifest
+from engine.job.manifest import load_manifest
 from engine.store.storage import Storage
 
 BASE = {"name": "p", "mapper": "jobs.crawl:ExtractDocuments",

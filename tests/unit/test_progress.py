@@ -47,7 +47,7 @@ def test_a_bad_price_setting_names_the_variable(monkeypatch):
     import pytest
 
     from engine.errors import EngineError
-    from engine.job.report import estimate_cost
+    from engine.report.page import estimate_cost
     from engine.job.status import JobStatus
 
     status = JobStatus(job_id="j", name="j", mode="MAPPER_AND_REDUCER", state="SUCCEEDED", tasks_total=1,

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from engine.errors import ManifestError
-from engine.job.spec import load_manifest
+from engine.job.manifest import load_manifest
 from engine.spark import gateway, session
 from engine.job.spark_conf import ALLOW_ENV, merged
 from tests.unit.test_jvm_settings import spark_home  # noqa: F401  (fixture)

@@ -7,7 +7,8 @@ import json
 import pytest
 
 from engine.errors import ManifestError
-from engine.job.spec import JobSpec, load_manifest
+from engine.job.manifest import load_job_json
+from engine.job.manifest import load_manifest
 
 GOOD = {
     "name": "crawl-p90",
@@ -122,7 +123,7 @@ def test_job_id_is_name_plus_content_hash(tmp_path):
 
 def test_spec_round_trips_through_job_json(tmp_path):
     spec = load_manifest(write(tmp_path, with_(spark_conf={"spark.sql.shuffle.partitions": 4})))
-    again = JobSpec.from_dict(json.loads(json.dumps(spec.to_dict())))
+    again = load_job_json(json.loads(json.dumps(spec.to_dict())))
     assert again == spec and again.job_id == spec.job_id
     assert spec.spark_conf == {"spark.sql.shuffle.partitions": "4"}
 

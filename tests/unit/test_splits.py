@@ -11,7 +11,7 @@ import pytest
 
 from engine.errors import PlanError
 from engine.job.planning import InputFile, plan_job
-from engine.job.spec import load_manifest
+from engine.job.manifest import load_manifest
 from engine.store.splits import split_file
 from engine.store.staging import stage_inputs
 from engine.store.storage import Storage

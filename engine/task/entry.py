@@ -19,19 +19,20 @@ import json
 from functools import lru_cache
 from typing import Any
 
-from .errors import EngineError, RetryableTaskError
-from .job.lifecycle import final_error
-from .job.partitions import publish_partitions
-from .job.planning import InputFile, MapTask, load_tasks
-from .job.spec import JobSpec
-from .spark.session import platform_failure
-from .store.storage import Storage
+from ..errors import EngineError, RetryableTaskError
+from ..job.lifecycle import final_error
+from ..job.partitions import publish_partitions
+from ..job.planning import InputFile, MapTask, load_tasks
+from ..job.manifest import load_job_json
+from ..job.spec import JobSpec
+from ..spark.session import platform_failure
+from ..store.storage import Storage
 
 
 @lru_cache(maxsize=16)
 def load_spec(job_uri: str, storage: Storage) -> JobSpec:
     """A job's resolved spec; a warm container or worker runs many of its tasks."""
-    return JobSpec.from_dict(json.loads(storage.read_text(job_uri)), source=job_uri)
+    return load_job_json(json.loads(storage.read_text(job_uri)), source=job_uri)
 
 
 def attempt(event: dict[str, Any]) -> int:
@@ -54,7 +55,7 @@ def _run(spec: JobSpec, event: dict[str, Any], fn, *args):
 
 def map_event(event: dict[str, Any], storage: Storage) -> dict[str, Any]:
     """Run one map task; its result (small: the commit marker keeps the part list)."""
-    from .tasks import run_map_task
+    from .map import run_map_task
 
     spec = load_spec(event["job"], storage)
     task = MapTask(event["task_id"], tuple(InputFile.from_dict(f) for f in event["inputs"]))
@@ -67,7 +68,7 @@ def reduce_event(event: dict[str, Any], storage: Storage) -> dict[str, Any]:
     """Run the reducer over the job's committed map tasks (or publish, MAPPER_ONLY); with
     ``partition`` in the event, reduce task ``partition`` of ``partitions``; with ``step:
     publish``, publish the R reduce tasks' output (R > 1)."""
-    from .tasks import reduce_job, run_partition_task
+    from .reduce import reduce_job, run_partition_task
 
     spec = load_spec(event["job"], storage)
     tasks = load_tasks(spec, storage)

@@ -6,7 +6,7 @@ and a cost estimate.
 The page embeds the job's status as JSON; for a job of up to PER_TASK_ROWS tasks a small
 inline script draws the timeline as SVG, one bar per map task (cold starts darker,
 failures red, retries labelled) plus one for the reducer. A larger job gets pictures
-that do not grow with it (engine/job/charts.py: tasks running over time, a histogram of
+that do not grow with it (engine/report/charts.py: tasks running over time, a histogram of
 durations), and its lists keep to the slowest tasks and the first failures.
 """
 
@@ -22,10 +22,10 @@ from ..env import env_number
 from ..store.publish import OUTPUT_MARKER, parse_marker
 from ..store.storage import Storage
 from ..store.uris import is_s3, join
+from ..job.layout import JobLayout, reduce_task_id
+from ..job.results import CACHED, SUCCEEDED
+from ..job.status import PARTIAL, JobStatus
 from .charts import histogram_svg, running_svg
-from .layout import JobLayout, reduce_task_id
-from .results import CACHED, SUCCEEDED
-from .status import PARTIAL, JobStatus
 
 PER_TASK_ROWS = 200     # up to this many map tasks, a timeline row each
 MAX_FAILED_ROWS = 100   # failed tasks listed on the page (status.json has them all)
