@@ -1,31 +1,7 @@
-"""The one place that knows where a job's files live.
-
-::
-
-    <root>/jobs/<job_id>/job.json                  resolved spec
-    <root>/jobs/<job_id>/tasks.json                plan: one item per map task
-    <root>/jobs/<job_id>/runs/<n>/tasks.json       the map tasks run <n> has to run (AWS reads it)
-    <root>/jobs/<job_id>/intermediate/<task_id>/   <attempt>/ Parquet parts; _COMMITTED.<identity>
-                                                   (created once, conditionally: what the task read,
-                                                   and the winner's parts, or a pointer to another
-                                                   job's: CACHED)
-    <root>/jobs/_cache/<key>.json                  "cache": the job and task that committed a key
-    <root>/jobs/<job_id>/done/<task_id>.<summary>  empty: a committed task's result in its name,
-                                                   so one LIST reads a thousand (engine/job/commits.py)
-    <root>/jobs/<job_id>/reduce/<round>/<p>/       R > 1: reduce task <p>'s <attempt>/ output files and
-                                                   its _COMMITTED (engine/job/partitions.py); <round>
-                                                   names the map commits and R it reduced
-    <root>/jobs/<job_id>/errors/<task_id>.jsonl    rejected records, with file + reason
-    <root>/jobs/<job_id>/failures/<task_id>.json   the last error of a task that has not committed
-    <root>/jobs/_map-runs/<map run id>/            Step Functions' ResultWriter output (AWS)
-    <root>/jobs/<job_id>/publish/<attempt>.json    files a publish attempt writes into the output
-    <root>/jobs/<job_id>/status.json               job state, counts, timings, failed inputs
-    <root>/jobs/<job_id>/logs/<task_id>.log        a task's output, every attempt (local runs)
-    <root>/jobs/<job_id>/report.html               timeline, slowest tasks, failures, cost
-    <bucket>/manifests/<name>.json                 AWS: an upload here starts a job
-
-``root`` is a local folder or an S3 URI; every path here is built with
-:func:`engine.store.storage.join`, never with f-strings elsewhere.
+"""The one place that knows where a job's files live: :class:`JobLayout`. Every path is
+built with :func:`engine.store.uris.join`, never with f-strings elsewhere; ``root`` is a
+local folder or an S3 URI. :func:`listing` names each path with what it holds (the docs'
+layout listing is generated from it, docs/gen.py).
 """
 
 from __future__ import annotations
@@ -36,6 +12,8 @@ from dataclasses import dataclass
 from ..store.uris import join
 
 COMMITTED = "_COMMITTED"
+# Where the state machine's Distributed Maps write their results (infra/statemachine.asl.json).
+MAP_RUNS = "_map-runs"
 # The deployed stack's coordinator is notified of every *.json uploaded under this prefix.
 MANIFESTS_PREFIX = "manifests"
 # In the stack's bucket, jobs read only under inputs/ and write only under outputs/.
@@ -193,3 +171,32 @@ class JobLayout:
 
     def failure(self, task_id: str) -> str:
         return join(self.failures, f"{task_id}.json")
+
+
+def listing(root: str = "<root>", job_id: str = "<job_id>") -> list[tuple[str, str]]:
+    """(path, what it holds) for every file and folder of a job, built by :class:`JobLayout`
+    itself, with placeholders in angle brackets."""
+    layout = JobLayout(root, job_id)
+    return [
+        (layout.job_json, "the resolved spec"),
+        (layout.tasks_json, "the plan: one item per map task"),
+        (layout.run_tasks("<n>"), "the map tasks run <n> has to run (AWS reads it)"),
+        (layout.map_slot("<task_id>", "<identity>").attempt_dir("<attempt>"), "one attempt's Parquet parts"),
+        (layout.committed_marker("<task_id>", "<identity>"),
+         "created once, conditionally: the task's result and the winner's parts (or a pointer to another "
+         "job's: CACHED), for what it read"),
+        (layout.summaries + "<task_id>.<summary>", "empty: a committed task's result in its name, so one LIST "
+                                                   "reads a thousand (engine/job/commits.py)"),
+        (join(layout.reduce_round("<round>"), "<p>", "<attempt>", ""),
+         "R > 1: reduce task <p>'s output files; <round> names the map commits and R it reduced"),
+        (join(layout.reduce_round("<round>"), "<p>", COMMITTED), "reduce task <p>'s commit (created once)"),
+        (layout.errors("<task_id>"), "rejected records, with file, line and reason"),
+        (layout.failure("<task_id>"), "the last error of a task that has not committed"),
+        (layout.publish_records + "<attempt>.json", "the files a publish attempt writes into the output"),
+        (layout.status_json, "job state, counts, timings, failed inputs, runs"),
+        (layout.task_log("<task_id>"), "a task's output, every attempt (local runs)"),
+        (layout.report_html, "timeline, slowest tasks, failures, cost"),
+        (layout.cache_entry("<key>"), '"cache": the job and task that committed a key'),
+        (join(jobs_folder(root), MAP_RUNS, "<map run id>", ""), "Step Functions' ResultWriter output (AWS)"),
+        (manifest_upload(root, "<name>"), "AWS: an upload here starts a job"),
+    ]

@@ -71,45 +71,50 @@ class Field:
     default_value: Any = None
 
 
+# The docs' field reference is generated from this table (docs/gen.py): ``{docs}`` in a
+# field's text is where the docs pages are, relative to the page it lands in.
 FIELDS: tuple[Field, ...] = (
     Field("name", "string", "required",
           "1-63 letters, digits, `-`, `_`. The job id is `name-<hash of the manifest and the code>`: the same "
-          "manifest with the same Mapper and Reducer source is the same job; edit either and it is a new job."),
-    Field("mode", f"one of {', '.join(f'`{m}`' for m in MODES)}", f"`{MAPPER_AND_REDUCER}`",
+          "manifest with the same Mapper and Reducer source is the same job; edit either and it is a new job "
+          "(see [Running a job again]({docs}running.md#running-a-job-again-the-same-rules-everywhere))."),
+    Field("mode", "string", f"`{MAPPER_AND_REDUCER}`",
           f"`{MAPPER_AND_REDUCER}`; `{MAPPER_ONLY}` (the mapper's output is the destination); "
           f"`{REDUCER_ONLY}` (one reducer reads every input file itself)."),
     Field("mapper", "`package.module:Class`", "required by the mode",
-          "A `Mapper` (or `ArrowMapper`) subclass inside the allowed job packages."),
+          "A `Mapper` (or `ArrowMapper`) subclass inside the allowed job packages "
+          "(see [Security]({docs}security.md))."),
     Field("reducer", "`package.module:Class`", "required by the mode",
           "A `Reducer` subclass inside the allowed job packages."),
     Field("input", "object", "required", "What the job reads: exactly one of `files`, `prefix` or `list`."),
-    Field("input.files", "list of paths or `s3://` URIs", "", "An explicit list of files."),
-    Field("input.prefix", "path or `s3://` URI", "",
-          "Every file under a folder or S3 prefix (`_*` and `.*` files are skipped)."),
-    Field("input.glob", "glob", "every file",
+    Field("input.files", "list of strings", "", "An explicit list of files (local paths or `s3://` URIs)."),
+    Field("input.prefix", "string", "", "Every file under a folder or S3 prefix; `_*` and `.*` files are skipped."),
+    Field("input.glob", "string", "every file",
           "With `prefix`: the files to take; `*` stays within a folder, `**/` spans folders."),
-    Field("input.list", "path or `s3://` URI", "", "A text file of input URIs, one a line (`#` comments)."),
-    Field("input.format", f"one of {', '.join(f'`{f}`' for f in INPUT_FORMATS)}", "the Mapper's `input_format`",
-          "How inputs are read: `json` reads whole documents, `jsonl` a record a line."),
-    Field("input.schema", "Spark DDL string", "the Mapper's `schema`", "The schema records are read with."),
-    Field("input.options", "object of strings or numbers", "the Mapper's `read_options`",
-          "Spark reader options, from an allow-list per format (e.g. `sep`, `header`, `quote` for CSV). "
-          "The engine's own (`mode`, `columnNameOfCorruptRecord`, `path`) are refused."),
+    Field("input.list", "string", "", "A text file of input URIs, one a line (`#` comments)."),
+    Field("input.format", "string", "the Mapper's `input_format`",
+          f"One of {', '.join(f'`{f}`' for f in INPUT_FORMATS)}: `json` reads whole documents, `jsonl` a "
+          "record a line."),
+    Field("input.schema", "string", "the Mapper's `schema`", "The schema records are read with (Spark DDL)."),
+    Field("input.options", "object", "the Mapper's `read_options`",
+          "Spark reader options, from an allow-list per format (e.g. `sep`, `header`, `quote`, `multiLine` for "
+          "CSV); the engine's own (`mode`, `columnNameOfCorruptRecord`, `path`) are refused."),
     Field("output", "object", "required", "Where the job writes."),
-    Field("output.path", "path or `s3://` URI", "required",
-          "The destination folder: a folder of its own, which a publish replaces (only the files the job "
-          "wrote are ever deleted)."),
-    Field("output.format", f"one of {', '.join(f'`{f}`' for f in OUTPUT_FORMATS)}", "the class's `output_format`",
-          "The destination's file format."),
-    Field("max_concurrency", "integer", "100", "Tasks running at once (local workers are also capped by the machine).",
-          (1, 10_000), 100),
-    Field("retries", "integer", "2", "Extra attempts for a task that hit a retryable error (the same locally "
-          "and on AWS).", (0, 10), 2),
+    Field("output.path", "string", "required",
+          "The destination folder (local or `s3://`): a folder of its own, see "
+          "[Destinations]({docs}reliability.md#destinations-nothing-lost)."),
+    Field("output.format", "string", "the class's `output_format`",
+          f"One of {', '.join(f'`{f}`' for f in OUTPUT_FORMATS)}."),
+    Field("max_concurrency", "integer", "100", "Tasks running at once (local workers are also capped by the "
+          "machine).", (1, 10_000), 100),
+    Field("retries", "integer", "2", "Extra attempts for a task that hit a retryable error; the same locally "
+          "and on AWS.", (0, 10), 2),
     Field("min_success_ratio", "number", "1.0", "The share of map tasks that must succeed for the reducer to run.",
           (0, 1), 1.0),
     Field("max_rejected_ratio", "number", "0.1", "The share of a task's records that may be rejected.",
           (0, 1), 0.1),
-    Field("spark_conf", "object", "`{}`", "Spark tuning settings, from an allow-list."),
+    Field("spark_conf", "object", "`{}`", "Spark tuning settings, from an allow-list "
+          "(see [Security]({docs}security.md))."),
     Field("task_bytes", "integer", f"{DEFAULT_TASK_BYTES} (64 MiB)",
           "Small files are packed into one map task until it holds this many bytes; a file at least this "
           "large is a task of its own (`1`: one task per file).", (1, MAX_TASK_BYTES), DEFAULT_TASK_BYTES),
@@ -117,18 +122,22 @@ FIELDS: tuple[Field, ...] = (
           (1, 100_000), DEFAULT_TASK_MAX_FILES),
     Field("split_bytes", "integer", "`task_bytes`, at least 64 MiB",
           "An uncompressed jsonl, csv or text file, or a Parquet file, larger than this is cut into byte "
-          "ranges, a map task each.", (1, MAX_TASK_BYTES), None),
-    Field("cache", "boolean", "`false`", "Reuse the map tasks of earlier jobs in the same work dir whose inputs "
-          "and Mapper did not change."),
-    Field("cache_version", "1-64 letters, digits, `.-_`", '`""`',
-          "Part of the cache key (with `cache`): change it when code the engine cannot see changed."),
-    Field("reducers", f"integer 1-{MAX_REDUCERS}, or `\"{AUTO}\"`", "1",
-          "R reduce tasks over hash partitions of the Reducer's `partition_by`, or `\"auto\"` (one per GiB "
-          "of intermediate data, at most 64)."),
-    Field("params", "JSON object", "`{}`", "Given to your code as `ctx.params`; `--param KEY=VALUE` overrides a key."),
-    Field("work_dir", "path or `s3://` URI", "`./.lmr`, or the output's bucket for S3 output",
-          "Where `jobs/<job_id>/` lives (set in a manifest, it must lie in the allowed locations; "
-          "env `LMR_WORK_DIR` and `--work-dir` set it too)."),
+          "ranges, a map task each (see [Large files]({docs}performance.md#large-files-split-by-byte-range)).",
+          (1, MAX_TASK_BYTES), None),
+    Field("cache", "boolean", "`false`", "`true`: reuse the map tasks of earlier jobs in the same work dir whose "
+          "inputs and Mapper did not change (see [Caching across jobs]({docs}running.md#caching-across-jobs))."),
+    Field("cache_version", "string", '`""`',
+          "1-64 letters, digits, `.-_`; part of the cache key: change it when code the engine cannot see changed."),
+    Field("reducers", "integer or `\"auto\"`", "1",
+          f"R reduce tasks (1-{MAX_REDUCERS:,}) over hash partitions of the Reducer's `partition_by`, or "
+          f"`\"{AUTO}\"` (one per GiB of intermediate data, at most 64; see [More than one reducer]"
+          "({docs}writing-jobs.md#more-than-one-reducer-partition_by-and-reducers))."),
+    Field("params", "object", "`{}`", "Given to your code as `ctx.params`; `--param KEY=VALUE` overrides a key "
+          "(see [Model-evaluation jobs]({docs}writing-jobs.md#model-evaluation-jobs-params-setup-arrow-batches-"
+          "binary-inputs))."),
+    Field("work_dir", "string", "`./.lmr`, or the output's bucket for S3 output",
+          "Where `jobs/<job_id>/` lives; set in a manifest, it must lie in the allowed locations "
+          "(env `LMR_WORK_DIR` and `--work-dir` set it too)."),
 )
 TOP_FIELDS = {f.path for f in FIELDS if "." not in f.path}
 INPUT_FIELDS = {f.path.split(".", 1)[1] for f in FIELDS if f.path.startswith("input.")}

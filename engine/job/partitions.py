@@ -90,13 +90,26 @@ class ReducePlan:
                 "skipped": self.skipped}
 
 
+def reduce_gate(spec: JobSpec, tasks: list[MapTask], storage: Storage) -> tuple[dict[str, MapResult], str]:
+    """What every reduce (the one reducer, or R reduce tasks) checks before any work: a
+    destination holding someone else's files is refused, untouched (DestinationError);
+    then (the committed map tasks, why the reduce is skipped: "" when it runs). A
+    REDUCER_ONLY job has no map tasks: it reads its inputs."""
+    check_destination(storage, spec.output.path, JobLayout(spec.work_dir, spec.job_id))
+    if not spec.uses_mapper:
+        return {}, ""
+    results = committed_results(spec, tasks, storage)
+    if not may_reduce(len(tasks), len(results), spec.min_success_ratio):
+        return results, too_few_succeeded(len(results), len(tasks), spec.min_success_ratio)
+    return results, ""
+
+
 def plan_reduce(spec: JobSpec, tasks: list[MapTask], storage: Storage) -> ReducePlan:
     """Before the reduce tasks: refuse a destination holding someone's files, apply
     ``min_success_ratio`` to the map tasks, choose R, find the uncommitted reduce tasks."""
-    check_destination(storage, spec.output.path, JobLayout(spec.work_dir, spec.job_id))
-    results = committed_results(spec, tasks, storage)
-    if not may_reduce(len(tasks), len(results), spec.min_success_ratio):
-        return ReducePlan(skipped=too_few_succeeded(len(results), len(tasks), spec.min_success_ratio))
+    results, skipped = reduce_gate(spec, tasks, storage)
+    if skipped:
+        return ReducePlan(skipped=skipped)
     this_round, partitions = current_round(spec, results)
     done = _committed_ids(spec, this_round, storage)
     return ReducePlan(this_round, partitions, [p for p in range(partitions) if p not in done])

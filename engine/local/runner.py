@@ -260,7 +260,7 @@ class LocalRunner:
             emit({"event": "task_done", "result": result.skipped(), "attempt": 0})
         try:
             if pending:
-                executor, _ = self._map_phase(plan, pending, self._executor(plan))
+                executor = self._map_phase(plan, pending, self._executor(plan))[0]
             executor = executor or self._executor(plan)
             if partitions.partitioned(spec):
                 reduce, reason, executor = self._partitioned_reduce(plan, executor)
@@ -280,15 +280,17 @@ class LocalRunner:
         emit({"event": "job_done", "status": status})
         return status
 
-    def _map_phase(self, plan: Plan, pending: list[MapTask], executor: Executor) -> tuple[Executor, list]:
+    def _map_phase(self, plan: Plan, pending: list[MapTask], executor: Executor) -> tuple[Executor, list, list]:
         job_json = JobLayout(plan.spec.work_dir, plan.job_id).job_json
         kind = _Kind("task", map_in_worker, lambda t, n: entry.task_event(plan.job_id, job_json, t, n),
                      lambda t: t.task_id, lambda t: t.input_uris, MapResult.from_dict)
         return self._run_tasks(plan, pending, executor, kind)
 
-    def _run_tasks(self, plan: Plan, pending: list, executor: Executor, kind: "_Kind") -> tuple[Executor, list]:
-        """Run tasks (map tasks, or R > 1 reduce tasks) on the pool, retrying retryable
-        failures; returns the pool and the tasks that failed.
+    def _run_tasks(self, plan: Plan, pending: list, executor: Executor,
+                   kind: "_Kind") -> tuple[Executor, list, list]:
+        """Run tasks (map tasks, R > 1 reduce tasks, or the reducer) on the pool, retrying
+        retryable failures; returns the pool, the tasks that failed (with their errors) and
+        the results of those that did not.
 
         A worker runs several tasks at once, so when one dies nobody knows which task killed
         it: each task it held is run again *alone*, not charged a retry. A task that kills
@@ -300,6 +302,7 @@ class LocalRunner:
         delayed: list[tuple[float, object, int, int]] = []
         running: dict[Future, tuple[object, int, int]] = {}
         failed: list = []
+        results: list = []
         limit = min(self._pool_size(executor), spec.max_concurrency)
 
         def settle(task, attempt: int, charged: int, error: dict) -> None:
@@ -347,7 +350,8 @@ class LocalRunner:
                     continue
                 task, attempt, charged = item
                 if outcome["ok"]:
-                    emit({"event": f"{kind.name}_done", "result": kind.result(outcome["result"]), "attempt": attempt})
+                    results.append(kind.result(outcome["result"]))
+                    emit({"event": f"{kind.name}_done", "result": results[-1], "attempt": attempt})
                 else:
                     settle(task, attempt, charged, outcome["error"])
             if not lost:
@@ -369,7 +373,7 @@ class LocalRunner:
                       "error": {"errorType": WORKER_DIED,
                                 "errorMessage": f"lost with a worker process that died running {held} "
                                                 "tasks; re-run alone, not counted against retries"}})
-        return executor, failed
+        return executor, failed, results
 
     def _partitioned_reduce(self, plan: Plan, executor: Executor) -> tuple[ReduceResult | None, str, Executor]:
         """R > 1: the reduce tasks that have not committed run on the pool like map tasks;
@@ -390,7 +394,7 @@ class LocalRunner:
                      lambda p, n: entry.partition_event(plan.job_id, job_json, reduce_plan.round, p,
                                                          reduce_plan.partitions, n),
                      reduce_task_id, lambda p: [], ReduceResult.from_dict)
-        executor, failed = self._run_tasks(plan, reduce_plan.pending, executor, kind)
+        executor, failed, _ = self._run_tasks(plan, reduce_plan.pending, executor, kind)
         if failed:
             p, error = failed[0]
             return None, (f"{REDUCER_FAILED}: reduce task {p} of {reduce_plan.partitions}: "
@@ -400,35 +404,22 @@ class LocalRunner:
     def _reduce_phase(self, plan: Plan, executor: Executor,
                       step: str | None = None) -> tuple[ReduceResult | None, str, Executor]:
         """The reducer (or with R > 1, ``step="publish"``: publishing the reduce tasks'
-        output), retried like a map task on retryable errors (a dead worker included)."""
+        output), run on the pool as one task, retried as a map task is (a dead worker included)."""
         emit, spec = self.on_event, plan.spec
         if step is None:
             emit({"event": "reduce_started", "job_id": plan.job_id})
-        attempt = 1
-        while True:
-            event = entry.task_event(plan.job_id, JobLayout(spec.work_dir, plan.job_id).job_json, None, attempt)
-            if step:
-                event["step"] = step
-            future = executor.submit(reduce_in_worker, event)
-            try:
-                outcome = future.result()
-            except BrokenProcessPool:
-                outcome = {"ok": False, "error": {"errorType": WORKER_DIED,
-                                                  "errorMessage": "the reducer's worker process died"}}
-                executor.shutdown(wait=False, cancel_futures=True)
-                executor = self._executor(plan)
-            if outcome["ok"]:
-                break
-            error = outcome["error"]
-            delay = retry_delay(spec, error["errorType"], attempt)
-            if delay is None:
-                emit({"event": "reduce_failed", "error": error, "attempts": attempt})
-                return None, f"{REDUCER_FAILED}: {error['errorType']}: {error['errorMessage']}", executor
-            emit({"event": "task_retry", "task_id": REDUCE_TASK, "attempt": attempt, "delay_s": delay,
-                  "error": error})
-            time.sleep(delay)
-            attempt += 1
-        result = ReduceResult.from_dict(outcome["result"])
+        job_json = JobLayout(spec.work_dir, plan.job_id).job_json
+
+        def event(_, attempt: int) -> dict:
+            return {**entry.task_event(plan.job_id, job_json, None, attempt), **({"step": step} if step else {})}
+
+        kind = _Kind("reducer", reduce_in_worker, event, lambda _: REDUCE_TASK, lambda _: [], ReduceResult.from_dict)
+        executor, failed, done = self._run_tasks(plan, [REDUCE_TASK], executor, kind)
+        if failed:
+            [(_, error)] = failed
+            emit({"event": "reduce_failed", "error": error, "attempts": error.get("attempts", 1)})
+            return None, f"{REDUCER_FAILED}: {error['errorType']}: {error['errorMessage']}", executor
+        [result] = done
         if result.status == SKIPPED:
             emit({"event": "reduce_skipped", "reason": result.reason})
             return None, result.reason, executor

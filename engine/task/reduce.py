@@ -19,11 +19,12 @@ from ..interfaces import Reducer, TaskContext
 from ..job.commits import committed_results, part_uris
 from ..job.layout import REDUCE_TASK, JobLayout, reduce_task_id
 from ..job.params import frozen
-from ..job.partitions import bucket_count, commit_partition, committed_partition, partition_inputs, round_id
+from ..job.partitions import (bucket_count, commit_partition, committed_partition, partition_inputs,
+                              reduce_gate, round_id)
 from ..job.planning import MapTask
 from ..job.results import SKIPPED, SUCCEEDED, MapResult, ReduceResult
 from ..job.spec import MAPPER_ONLY, REDUCER_ONLY, JobSpec
-from ..store.publish import check_destination, publish
+from ..store.publish import publish
 from ..store.staging import stage, stage_inputs
 from ..store.storage import Storage
 from ..store.uris import basename, join
@@ -187,16 +188,9 @@ def reduce_job(spec: JobSpec, tasks: list[MapTask], storage: Storage | None = No
 
 
 def _reduce_job(spec: JobSpec, tasks: list[MapTask], storage: Storage) -> ReduceResult:
-    from ..job.status import may_reduce, too_few_succeeded
-
-    # Before any work: a destination holding someone else's files is refused, untouched.
-    check_destination(storage, spec.output.path, JobLayout(spec.work_dir, spec.job_id))
-    results = None
-    if spec.mode != REDUCER_ONLY:   # the commits are read once, for the check and the work
-        results = committed_results(spec, tasks, storage)
-        if not may_reduce(len(tasks), len(results), spec.min_success_ratio):
-            return ReduceResult.skipped(spec.output.path,
-                                        too_few_succeeded(len(results), len(tasks), spec.min_success_ratio))
+    results, skipped = reduce_gate(spec, tasks, storage)   # the commits are read once, for both
+    if skipped:
+        return ReduceResult.skipped(spec.output.path, skipped)
     if spec.mode == MAPPER_ONLY:
         return commit_mapper_output(spec, tasks, storage, results)
-    return run_reduce_task(spec, tasks, storage, results)
+    return run_reduce_task(spec, tasks, storage, results if spec.uses_mapper else None)

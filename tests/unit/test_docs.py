@@ -1,0 +1,73 @@
+"""The docs cannot drift from the code: their generated parts (the manifest field
+reference from the parser's own table, the layout listing from JobLayout) are current,
+the site builds with every link and anchor checked, and the README stays a short user's
+document whose links land."""
+
+from __future__ import annotations
+
+import os
+import re
+import runpy
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def gen():
+    return runpy.run_path(str(REPO / "docs" / "gen.py"), run_name="docs_gen")
+
+
+def test_generated_parts_are_current():
+    assert gen()["stale"]() == []
+
+
+def test_the_field_reference_is_the_parsers_table(monkeypatch):
+    """A field the parser's table gains shows up in the reference, so a stale page fails."""
+    from engine.job import manifest
+
+    docs = gen()
+    before = docs["manifest_fields"]("")
+    assert [f"| `{f.path}` |" in before for f in manifest.FIELDS] == [True] * len(manifest.FIELDS)
+    assert set(re.findall(r"^\| `([\w.]+)` \|", before, re.M)) == (
+        manifest.TOP_FIELDS | {f"input.{k}" for k in manifest.INPUT_FIELDS}
+        | {f"output.{k}" for k in manifest.OUTPUT_FIELDS})
+    extra = manifest.Field("shiny", "string", "", "A new field.")
+    monkeypatch.setattr(manifest, "FIELDS", (*manifest.FIELDS, extra))
+    docs = gen()
+    assert "| `shiny` |" in docs["manifest_fields"]("")
+    assert "README.md" in docs["stale"]() and "docs/manifest.md" in docs["stale"]()
+
+
+def test_the_layout_listing_is_jobs_layout():
+    from engine.job.layout import JobLayout
+
+    text = (REPO / "docs" / "design.md").read_text()
+    layout = JobLayout("<root>", "<job_id>")
+    for path in (layout.status_json, layout.committed_marker("<task_id>", "<identity>"), layout.report_html,
+                 layout.failure("<task_id>")):
+        assert path in text
+
+
+def test_the_site_builds_with_every_link_and_anchor_checked(tmp_path):
+    done = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict", "-d", str(tmp_path / "site")],
+                          cwd=REPO, capture_output=True, text=True, env={**os.environ, "NO_MKDOCS_2_WARNING": "1"})
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert (tmp_path / "site" / "manifest" / "index.html").exists()
+
+
+def _anchors(markdown: str) -> set[str]:
+    slug = lambda t: re.sub(r"[-\s]+", "-", re.sub(r"[^\w\s-]", "", t).strip().lower())  # noqa: E731
+    return {slug(h) for h in re.findall(r"^#+ (.*)$", markdown, re.M)}
+
+
+def test_the_readme_is_short_and_its_links_land():
+    readme = (REPO / "README.md").read_text()
+    assert len(readme.encode()) <= 20 * 1024
+    links = re.findall(r"\]\((docs/[\w-]+\.md)(?:#([\w-]+))?\)", readme)
+    assert len(links) >= 10
+    for page, anchor in links:
+        assert (REPO / page).exists(), page
+        assert not anchor or anchor in _anchors((REPO / page).read_text()), f"{page}#{anchor}"
+    assert "\npytest" in readme   # the test command CI runs
