@@ -48,7 +48,7 @@ def runner_for(args: argparse.Namespace, on_event=None) -> Runner:
     if getattr(args, "stack", None) or getattr(args, "bucket", None) or getattr(args, "state_machine", None):
         from ..stack.runner import StackRunner
 
-        return StackRunner(_deployment(args), args.stack or "")
+        return StackRunner(lambda: _deployment(args), args.stack or "")
     from ..local.runner import LocalRunner
 
     return LocalRunner(workers=getattr(args, "workers", None), on_event=on_event,

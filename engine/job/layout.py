@@ -30,8 +30,14 @@ def reduce_task_id(partition: int | None = None) -> str:
     return REDUCE_TASK if partition is None else f"{REDUCE_TASK}-{partition}"
 
 
+def partition_of(task_id: str) -> int | None:
+    """The partition of reduce task ``reduce-<p>`` (R > 1), or None for any other task."""
+    number = task_id[len(REDUCE_TASK) + 1:] if task_id.startswith(f"{REDUCE_TASK}-") else ""
+    return int(number) if number.isdigit() else None
+
+
 def is_reduce_task(task_id: str) -> bool:
-    return task_id == REDUCE_TASK or (task_id.startswith(f"{REDUCE_TASK}-") and task_id[len(REDUCE_TASK) + 1:].isdigit())
+    return task_id == REDUCE_TASK or partition_of(task_id) is not None
 
 
 # The column map tasks partition their output by (R > 1 reducers): Spark writes each hash

@@ -27,7 +27,7 @@ from ..store.storage import Storage
 from ..store.uris import basename, join
 from .commits import committed_results, create_marker, in_parallel, part_uris, read_slot, reduce_failures
 from .fingerprints import digest
-from .layout import REDUCE_TASK, JobLayout, bucket_of
+from .layout import REDUCE_TASK, JobLayout, bucket_of, partition_of
 from .planning import MapTask
 from .results import SUCCEEDED, MapResult, ReduceResult
 from .spec import AUTO, JobSpec
@@ -207,6 +207,6 @@ def partition_failure(spec: JobSpec, storage: Storage) -> str | None:
     sees that the reduce Map state failed), or None."""
     for name, record in reduce_failures(spec, storage):
         if name != REDUCE_TASK:
-            return (f"reduce task {name.rsplit('-', 1)[1]} failed: "
+            return (f"reduce task {partition_of(name)} failed: "
                     f"{record.get('errorType')}: {record.get('errorMessage')}")
     return None

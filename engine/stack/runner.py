@@ -5,6 +5,7 @@ new, resumed or already done), and its handle follows the state machine's execut
 from __future__ import annotations
 
 import json
+from functools import cached_property
 from typing import Callable
 
 from ..job.layout import JobLayout, data_locations
@@ -18,13 +19,20 @@ from .client import Deployment, fetch_logs, format_progress, job_progress, resum
 
 
 class StackRunner:
-    def __init__(self, deployment: Deployment, name: str = "", storage: Storage | None = None,
+    """``deployment`` finds the stack's bucket and state machine, when first needed (the
+    functions' logs need only the stack's ``name``)."""
+
+    def __init__(self, deployment: Callable[[], Deployment], name: str = "", storage: Storage | None = None,
                  clients: Callable[[str], object] | None = None):
         import boto3
 
-        self.deployment, self.name = deployment, name   # name: the stack's, for the hints printed
+        self._find, self.name = deployment, name   # name: the stack's (log groups, the hints printed)
         self.storage = storage or Storage()
         self.clients = clients or boto3.client
+
+    @cached_property
+    def deployment(self) -> Deployment:
+        return self._find()
 
     def prepare(self, manifest: str, overrides: dict, fresh: bool = False) -> Prepared:
         """Check the manifest here (every problem at once), as the coordinator will: its

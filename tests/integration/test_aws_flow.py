@@ -203,6 +203,16 @@ def test_lmr_submit_and_status_follow_a_job_to_the_end(stack, aws, samples, tmp_
     text = capsys.readouterr().out
     assert "SUCCEEDED" in text and f"map tasks {len(files)}/{len(files)} done" in text
 
+    # The same job through `lmr run --stack` (the stack runner behind the runner interface):
+    # the same checks, the same upload and id; the coordinator finds it SUCCEEDED.
+    assert main(["run", str(manifest), "--stack", "lmr-cli", "--json"]) == 0
+    again = last_json_line(capsys.readouterr().out, "manifest")
+    assert (again["job_id"], again["manifest"]) == (submitted["job_id"], submitted["manifest"])
+    assert main(["report", submitted["job_id"], "--stack", "lmr-cli"]) == 0
+    report = capsys.readouterr().out.strip().splitlines()[-1]
+    assert report == f"s3://{stack.bucket}/jobs/{submitted['job_id']}/report.html"
+    assert s3.head_object(Bucket=stack.bucket, Key=f"jobs/{submitted['job_id']}/report.html")["ContentLength"] > 0
+
 
 def test_lmr_submit_refuses_local_paths_and_unknown_stacks(stack, samples, tmp_path, moto_server, capsys):
     from engine.cli.main import main
