@@ -12,9 +12,10 @@ it goes on in the cloud, and the handle follows it.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Callable, Protocol
+from typing import Callable, Protocol
 
 from .job.lifecycle import Start
+from .job.planning import Plan
 from .job.spec import JobSpec
 from .job.status import FAILED, PARTIAL, SUCCEEDED, JobStatus
 
@@ -29,12 +30,15 @@ class Refused(Exception):
 
 @dataclass(frozen=True)
 class Prepared:
-    """A checked job, ready to start. ``start``: how it starts (None when the stack's
-    coordinator decides that)."""
+    """A checked job, ready to start: its spec (None for a job resumed on a stack: the
+    stack's own saved spec), how it starts (None when the stack's coordinator decides
+    that), its plan (made here, locally) and where it came from (a manifest, or the id of
+    the job to resume)."""
 
-    spec: JobSpec
+    spec: JobSpec | None
     start: Start | None
-    plan: Any = None
+    plan: Plan | None = None
+    source: str = ""
 
 
 class JobHandle(Protocol):

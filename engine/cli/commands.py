@@ -42,8 +42,7 @@ def overrides_from(args: argparse.Namespace) -> dict[str, Any]:
     return out
 
 
-
-def runner_for(args: argparse.Namespace, on_event=None) -> Runner:
+def runner_for(args: argparse.Namespace) -> Runner:
     """Where the command's job runs: the stack the flags name, else this machine."""
     if getattr(args, "stack", None) or getattr(args, "bucket", None) or getattr(args, "state_machine", None):
         from ..stack.runner import StackRunner
@@ -51,8 +50,7 @@ def runner_for(args: argparse.Namespace, on_event=None) -> Runner:
         return StackRunner(lambda: _deployment(args), args.stack or "")
     from ..local.runner import LocalRunner
 
-    return LocalRunner(workers=getattr(args, "workers", None), on_event=on_event,
-                       work_dir=getattr(args, "work_dir", None))
+    return LocalRunner(workers=getattr(args, "workers", None), work_dir=getattr(args, "work_dir", None))
 
 
 def _deployment(args: argparse.Namespace):
@@ -151,7 +149,7 @@ def _start(runner: Runner, prepared: Prepared, args: argparse.Namespace) -> int:
     from .progress import Progress
 
     out = sys.stdout
-    progress = Progress(len(prepared.plan.tasks) if start is not None else 0,
+    progress = Progress(len(prepared.plan.tasks) if prepared.plan is not None else 0,
                         live=out.isatty() and not args.json)
 
     def on_event(event: dict) -> None:

@@ -216,7 +216,7 @@ class LocalRunner:
 
         spec = load_manifest(manifest, overrides, work_dir=self.work_dir)
         plan = preflight(spec, self.storage, manifest)
-        return Prepared(spec, lifecycle.start_for(plan, self.storage, fresh=fresh), plan)
+        return Prepared(spec, lifecycle.start_for(plan, self.storage, fresh=fresh), plan, manifest)
 
     def prepare_resume(self, job_id: str) -> Prepared:
         from ..job.planning import load_plan
@@ -226,7 +226,7 @@ class LocalRunner:
         changed = lifecycle.code_changed(plan.spec)
         if changed:
             raise Refused(f"job {plan.job_id} cannot be resumed: {changed}")
-        return Prepared(plan.spec, lifecycle.start_for(plan, self.storage), plan)
+        return Prepared(plan.spec, lifecycle.start_for(plan, self.storage), plan, job_id)
 
     def start(self, prepared: Prepared, on_event: EventSink | None = None) -> LocalJob:
         """Run the job here, to its end; a Ctrl-C ends it INTERRUPTED (its status says so)."""

@@ -46,7 +46,7 @@ class StackRunner:
         spec = ManifestParser(manifest, manifest_dir(manifest), check_classes=True,
                               allowed=data_locations(root), work_dir=root).parse(data)
         refuse_unsafe_destination(self.storage, spec.output.path, JobLayout(root, spec.job_id), manifest)
-        return Prepared(spec, None, manifest)
+        return Prepared(spec, None, source=manifest)
 
     def prepare_resume(self, job_id: str) -> Prepared:
         """A job the stack ran: the coordinator resumes it (a job that FAILED, ended PARTIAL
@@ -54,15 +54,15 @@ class StackRunner:
         layout = JobLayout(self.deployment.root, job_id)
         if not self.storage.exists(layout.job_json):
             raise Refused(f"no job {job_id} in {self.deployment.root} ({layout.job_json} does not exist)")
-        return Prepared(None, None, job_id)
+        return Prepared(None, None, source=job_id)
 
     def start(self, prepared: Prepared, on_event=None) -> "StackJob":
         """Upload the manifest (resolved, as JSON: the coordinator computes the same job id
         from it when it runs the same code), or a resumed job's saved spec."""
         if prepared.spec is None:   # a resume: the job's own spec, uploaded again
-            job_id = prepared.plan
+            job_id = prepared.source
             return StackJob(self, job_id, resume(job_id, self.deployment, self.storage), resumed=True)
-        uri = upload(prepared.plan, prepared.spec, self.deployment, self.storage)
+        uri = upload(prepared.source, prepared.spec, self.deployment, self.storage)
         return StackJob(self, prepared.spec.job_id, uri)
 
     def job(self, ref: str) -> "StackJob":

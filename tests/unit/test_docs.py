@@ -70,4 +70,6 @@ def test_the_readme_is_short_and_its_links_land():
     for page, anchor in links:
         assert (REPO / page).exists(), page
         assert not anchor or anchor in _anchors((REPO / page).read_text()), f"{page}#{anchor}"
+    for anchor in re.findall(r"\]\(#([\w-]+)\)", readme):
+        assert anchor in _anchors(readme), f"README.md#{anchor}"
     assert "\npytest" in readme   # the test command CI runs
