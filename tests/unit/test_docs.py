@@ -73,3 +73,12 @@ def test_the_readme_is_short_and_its_links_land():
     for anchor in re.findall(r"\]\(#([\w-]+)\)", readme):
         assert anchor in _anchors(readme), f"README.md#{anchor}"
     assert "\npytest" in readme   # the test command CI runs
+
+
+def test_every_module_the_docs_name_exists():
+    """A module moved (engine/tasks.py -> engine/task/) must not leave the docs pointing at
+    the old file."""
+    texts = [(REPO / "README.md").read_text()] + [p.read_text() for p in (REPO / "docs").glob("*.md")]
+    named = {m for text in texts for m in re.findall(r"\bengine/[\w/]+\.py\b", text)}
+    assert len(named) >= 20
+    assert sorted(m for m in named if not (REPO / m).exists()) == []
