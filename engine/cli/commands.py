@@ -184,7 +184,7 @@ def _outcome(job: JobHandle, args: argparse.Namespace) -> int:
         print(job.where())
     if status.state != SUCCEEDED:
         print(f"job {status.job_id} {status.state}: {status.reason or 'some inputs failed'}", file=sys.stderr)
-    return STATE_EXIT[status.state]
+    return STATE_EXIT.get(status.state, EXIT_FAILED)
 
 
 def cmd_status(args: argparse.Namespace) -> int:

@@ -33,7 +33,7 @@ from ..job.lifecycle import may_retry
 from ..job.planning import MapTask, Plan
 from ..job.results import SKIPPED, MapResult, ReduceResult
 from ..job.spec import JobSpec
-from ..job.status import JobStatus, read_status
+from ..job.status import INTERRUPTED, JobStatus, read_status
 from ..logs import JsonFormatter, append_task_log, quiet_spark_loggers
 from ..spark import cds, session
 from ..store.storage import Storage
@@ -232,11 +232,14 @@ class LocalRunner:
         """Run the job here, to its end; a Ctrl-C ends it INTERRUPTED (its status says so)."""
         if on_event is not None:
             self.on_event = on_event
+        job = LocalJob(prepared.spec.work_dir, prepared.spec.job_id, self.storage)
         try:
             self.run(prepared.plan, prepared.start)
         except KeyboardInterrupt:
-            pass   # run() stopped every worker and recorded the job INTERRUPTED
-        return LocalJob(prepared.spec.work_dir, prepared.spec.job_id, self.storage)
+            status = job.status()
+            if status is None or status.state != INTERRUPTED:
+                raise   # stopped before the run began: nothing recorded, nothing to resume
+        return job   # run() stopped every worker and recorded the job INTERRUPTED
 
     def job(self, ref: str) -> LocalJob:
         return LocalJob.find(ref, self.work_dir, self.storage)
