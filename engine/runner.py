@@ -52,6 +52,9 @@ class JobHandle(Protocol):
     def progress(self) -> dict:
         """What ``lmr status --json`` prints: JSON-able, with ``state`` (None: not started)."""
 
+    def missing(self, progress: dict) -> str | None:
+        """Why ``progress`` shows no job (not submitted, not started yet), or None."""
+
     def describe(self, progress: dict) -> str:
         """What ``lmr status`` prints of ``progress``."""
 

@@ -192,10 +192,10 @@ def cmd_status(args: argparse.Namespace) -> int:
     last = None
     while True:
         progress = job.progress()
-        if "unknown" in progress and not args.watch:
-            print(progress["unknown"], file=sys.stderr)
+        missing = job.missing(progress)
+        if missing and not args.watch:
+            print(missing, file=sys.stderr)
             return EXIT_INVALID
-        progress.pop("unknown", None)
         line = json.dumps(progress) if args.json else job.describe(progress)
         live = args.watch and not args.json and sys.stdout.isatty()
         if live and progress["state"] not in TERMINAL:

@@ -130,9 +130,8 @@ class JobLayout:
 
     def reduce_slot(self, round_id: str, partition: int) -> Slot:
         """Reduce task ``partition``'s commit in one reduce round (R > 1)."""
-        task_id = reduce_task_id(partition)
-        return Slot(task_id, self.reduce_dir(round_id, partition), join(self.reduce_dir(round_id, partition), COMMITTED),
-                    self.failure(task_id), self.job_dir)
+        task_id, folder = reduce_task_id(partition), self.reduce_dir(round_id, partition)
+        return Slot(task_id, folder, join(folder, COMMITTED), self.failure(task_id), self.job_dir)
 
     def part(self, task_id: str, name: str) -> str:
         """A part a commit marker lists (``<attempt>/<file>``, relative to the task folder)."""

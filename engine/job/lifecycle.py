@@ -112,12 +112,13 @@ def code_changed(spec: JobSpec) -> str | None:
 
 
 def start_for(plan: Plan, storage: Storage, run_alive: Callable[[JobStatus], bool | None] = lambda _: False,
-              fresh: bool = False) -> Start:
+              fresh: bool = False, saved: bool = False) -> Start:
     """What submitting ``plan`` does now: the one decision ``lmr run``, ``lmr resume`` and
     the coordinator make (:func:`decide_start` on the job's status). ``run_alive(previous)``
     tells whether a RUNNING job's last run goes on (locally it never does: this process
     would be running it). ``fresh`` (``lmr run --fresh``) first deletes the job's own
-    folder, and nothing else: the job starts over as new."""
+    folder, and nothing else: the job starts over as new. ``saved``: ``plan`` is the job's
+    saved plan (``lmr resume``), whose inputs are the saved ones: not compared again."""
     layout = JobLayout(plan.spec.work_dir, plan.job_id)
     if fresh:
         storage.delete_prefix(layout.job_dir, owner=layout.job_dir)
@@ -125,7 +126,7 @@ def start_for(plan: Plan, storage: Storage, run_alive: Callable[[JobStatus], boo
     if previous is None:
         return decide_start(None)
     alive = run_alive(previous) if previous.state == RUNNING else None
-    return decide_start(previous, run_alive=alive, inputs_changed=inputs_changed(plan, storage))
+    return decide_start(previous, run_alive=alive, inputs_changed=not saved and inputs_changed(plan, storage))
 
 
 def next_start(previous: JobStatus | None) -> Start:

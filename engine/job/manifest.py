@@ -9,6 +9,7 @@ against the manifest's folder. Importable without pyspark.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from dataclasses import dataclass, replace
@@ -153,6 +154,17 @@ def load_job_json(data: dict[str, Any], source: str = "job spec") -> JobSpec:
     data = dict(data)
     return ManifestParser(source, base_dir=None, check_classes=False, work_dir=data.pop("work_dir", None),
                           code=data.pop("code", None)).parse(data)
+
+
+def read_job_json(uri: str, storage: Storage) -> JobSpec:
+    """A job's saved ``job.json`` (local or ``s3://``), rebuilt and checked again."""
+    try:
+        data = json.loads(storage.read_text(uri))
+    except ValueError as exc:
+        raise ManifestError(uri, [Problem("job.json", f"is not JSON: {exc}")]) from None
+    if not isinstance(data, dict):
+        raise ManifestError(uri, [Problem("job.json", f"must be an object, not {kind_of(data)}")])
+    return load_job_json(data, source=uri)
 
 
 def load_manifest(uri: str, overrides: dict[str, Any] | None = None, *,

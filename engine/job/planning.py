@@ -25,7 +25,7 @@ from ..store.splits import split_file, splittable
 from ..store.storage import Storage
 from ..store.uris import FileInfo, is_s3, join
 from .layout import JobLayout
-from .manifest import load_job_json
+from .manifest import read_job_json
 from .spec import DEFAULT_TASK_BYTES, MAX_TASK_BYTES, InputSpec, JobSpec
 
 # The mapper function's /tmp in MB (set on the coordinator by template.yaml); a task stages
@@ -335,6 +335,6 @@ def load_plan(work_dir: str, job_id: str, storage: Storage) -> Plan:
     if not storage.exists(layout.job_json):
         raise PlanError(job_id, [Problem("job", f"no job {job_id} under {work_dir} ({layout.job_json} "
                                                 "does not exist)")])
-    spec = load_job_json(json.loads(storage.read_text(layout.job_json)), source=layout.job_json)
+    spec = read_job_json(layout.job_json, storage)
     return Plan(spec, tuple(load_tasks(spec, storage)))
 

@@ -53,9 +53,14 @@ class LocalJob:
         status = self.status()
         return status.to_dict() if status else {"job_id": self.job_id, "state": None}
 
+    def missing(self, progress: dict) -> str | None:
+        return f"no job {self.job_id} under {self.work_dir}" if progress["state"] is None else None
+
     def describe(self, progress: dict) -> str:
         from ..report.summary import format_summary
 
+        if progress["state"] is None:
+            return self.missing(progress)
         status = JobStatus.from_dict(progress)
         lines = [format_summary(status).lstrip("\n"), self.where()]
         if status.state != SUCCEEDED:

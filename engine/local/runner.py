@@ -226,7 +226,7 @@ class LocalRunner:
         changed = lifecycle.code_changed(plan.spec)
         if changed:
             raise Refused(f"job {plan.job_id} cannot be resumed: {changed}")
-        return Prepared(plan.spec, lifecycle.start_for(plan, self.storage), plan, job_id)
+        return Prepared(plan.spec, lifecycle.start_for(plan, self.storage, saved=True), plan, job_id)
 
     def start(self, prepared: Prepared, on_event: EventSink | None = None) -> LocalJob:
         """Run the job here, to its end; a Ctrl-C ends it INTERRUPTED (its status says so)."""
@@ -292,8 +292,8 @@ class LocalRunner:
     def _run_tasks(self, plan: Plan, pending: list, executor: Executor,
                    kind: "_Kind") -> tuple[Executor, list, list]:
         """Run tasks (map tasks, R > 1 reduce tasks, or the reducer) on the pool, retrying
-        retryable failures; returns the pool, the tasks that failed (with their errors) and
-        the results of those that did not.
+        retryable failures; returns the pool, the tasks that failed (task, error, attempts)
+        and the results of those that did not.
 
         A worker runs several tasks at once, so when one dies nobody knows which task killed
         it: each task it held is run again *alone*, not charged a retry. A task that kills
@@ -319,7 +319,7 @@ class LocalRunner:
                 if error["errorType"] == WORKER_DIED:   # the task could not record it itself
                     record_failure(spec, task_id, kind.inputs(task), error, charged + 1, self.storage)
                 error = lifecycle.root_cause(spec, task_id, error, self.storage)
-                failed.append((task, error))
+                failed.append((task, error, attempt))
                 emit({"event": f"{kind.name}_failed", "task_id": task_id, "inputs": kind.inputs(task),
                       "error": error, "attempts": attempt})
 
@@ -399,7 +399,7 @@ class LocalRunner:
                      reduce_task_id, lambda p: [], ReduceResult.from_dict)
         executor, failed, _ = self._run_tasks(plan, reduce_plan.pending, executor, kind)
         if failed:
-            p, error = failed[0]
+            p, error, _ = failed[0]
             return None, (f"{REDUCER_FAILED}: reduce task {p} of {reduce_plan.partitions}: "
                           f"{error['errorType']}: {error['errorMessage']}"), executor
         return self._reduce_phase(plan, executor, step="publish")
@@ -419,8 +419,8 @@ class LocalRunner:
         kind = _Kind("reducer", reduce_in_worker, event, lambda _: REDUCE_TASK, lambda _: [], ReduceResult.from_dict)
         executor, failed, done = self._run_tasks(plan, [REDUCE_TASK], executor, kind)
         if failed:
-            [(_, error)] = failed
-            emit({"event": "reduce_failed", "error": error, "attempts": error.get("attempts", 1)})
+            [(_, error, attempts)] = failed
+            emit({"event": "reduce_failed", "error": error, "attempts": attempts})
             return None, f"{REDUCER_FAILED}: {error['errorType']}: {error['errorMessage']}", executor
         [result] = done
         if result.status == SKIPPED:

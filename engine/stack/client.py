@@ -9,18 +9,16 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from ..job.layout import JobLayout, manifest_upload
-from ..job.manifest import load_job_json
+from ..job.manifest import read_job_json
 from ..job.spec import JobSpec
 from ..job.status import FAILED, RUNNING, read_status
+from ..runner import TERMINAL
 from ..store.storage import Storage
 from ..store.uris import s3_uri
-from ..runner import TERMINAL
 from .functions import EXECUTION_DIED, execution_arn, last_execution
-
 
 
 @dataclass(frozen=True)
@@ -45,10 +43,11 @@ class Deployment:
         return cls(outputs["DataBucket"], outputs["StateMachineArn"])
 
 
-def upload(manifest: str, spec: JobSpec, deployment: Deployment, storage: Storage) -> str:
-    """Upload a checked manifest, resolved, as JSON (the coordinator computes the same job id
-    from it when it runs the same code: deploy what you checked); the uploaded URI."""
-    uri = manifest_upload(deployment.root, Path(manifest).stem)
+def upload(name: str, spec: JobSpec, deployment: Deployment, storage: Storage) -> str:
+    """Upload a checked spec as the manifest ``manifests/<name>.json``, resolved, as JSON (the
+    coordinator computes the same job id from it when it runs the same code: deploy what
+    you checked); the uploaded URI."""
+    uri = manifest_upload(deployment.root, name)
     storage.write_text(uri, json.dumps(spec.to_manifest(), indent=2))
     return uri
 
@@ -80,11 +79,7 @@ def resume(job_id: str, deployment: Deployment, storage: Storage) -> str:
     """Upload a job's saved spec as a manifest again: the coordinator resumes a job that
     FAILED, ended PARTIAL or died, as a new run that keeps its committed tasks. Returns the
     uploaded URI."""
-    layout = JobLayout(deployment.root, job_id)
-    spec = load_job_json(json.loads(storage.read_text(layout.job_json)), source=layout.job_json)
-    uri = manifest_upload(deployment.root, job_id)
-    storage.write_text(uri, json.dumps(spec.to_manifest(), indent=2))
-    return uri
+    return upload(job_id, read_job_json(JobLayout(deployment.root, job_id).job_json, storage), deployment, storage)
 
 
 def format_progress(progress: dict) -> str:

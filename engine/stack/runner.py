@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from functools import cached_property
+from pathlib import Path
 from typing import Callable
 
 from ..job.layout import JobLayout, data_locations
@@ -62,7 +63,7 @@ class StackRunner:
         if prepared.spec is None:   # a resume: the job's own spec, uploaded again
             job_id = prepared.source
             return StackJob(self, job_id, resume(job_id, self.deployment, self.storage), resumed=True)
-        uri = upload(prepared.source, prepared.spec, self.deployment, self.storage)
+        uri = upload(Path(prepared.source).stem, prepared.spec, self.deployment, self.storage)
         return StackJob(self, prepared.spec.job_id, uri)
 
     def job(self, ref: str) -> "StackJob":
@@ -77,12 +78,14 @@ class StackJob:
         return read_status(self.runner.deployment.root, self.job_id, self.runner.storage)
 
     def progress(self) -> dict:
-        progress = job_progress(self.job_id, self.runner.deployment, self.runner.clients("stepfunctions"),
-                                self.runner.storage)
+        return job_progress(self.job_id, self.runner.deployment, self.runner.clients("stepfunctions"),
+                            self.runner.storage)
+
+    def missing(self, progress: dict) -> str | None:
         if progress["state"] is None and progress["execution"] is None:
-            progress["unknown"] = (f"no job {self.job_id} in {self.runner.deployment.root} (not submitted, "
-                                   "or the coordinator has not picked it up yet)")
-        return progress
+            return (f"no job {self.job_id} in {self.runner.deployment.root} (not submitted, or the "
+                    "coordinator has not picked it up yet)")
+        return None
 
     def describe(self, progress: dict) -> str:
         return format_progress(progress)

@@ -15,7 +15,6 @@ else as RetryableTaskError, and a retryable one as RetriesExhaustedError once th
 
 from __future__ import annotations
 
-import json
 from functools import lru_cache
 from typing import Any
 
@@ -23,7 +22,7 @@ from ..errors import EngineError, RetryableTaskError
 from ..job.lifecycle import final_error
 from ..job.partitions import publish_partitions
 from ..job.planning import InputFile, MapTask, load_tasks
-from ..job.manifest import load_job_json
+from ..job.manifest import read_job_json
 from ..job.spec import JobSpec
 from ..spark.session import platform_failure
 from ..store.storage import Storage
@@ -32,7 +31,7 @@ from ..store.storage import Storage
 @lru_cache(maxsize=16)
 def load_spec(job_uri: str, storage: Storage) -> JobSpec:
     """A job's resolved spec; a warm container or worker runs many of its tasks."""
-    return load_job_json(json.loads(storage.read_text(job_uri)), source=job_uri)
+    return read_job_json(job_uri, storage)
 
 
 def attempt(event: dict[str, Any]) -> int:

@@ -87,13 +87,29 @@ def test_a_late_map_attempt_never_removes_the_committed_one(spark, samples, tmp_
     spec = load_manifest(str(manifest), work_dir=work_root)
     [task] = plan_job(spec).tasks
     storage = Storage()
+    layout = JobLayout(spec.work_dir, spec.job_id)
+    # An earlier attempt's failure record (the winner removes it), and files the engine did
+    # not write beside everything the attempts touch: a sibling task folder whose name
+    # starts the same, a sibling's failure record, a file in the output folder.
+    storage.write_text(layout.failure(task.task_id), json.dumps({"errorType": "StorageError", "errorMessage": "x"}))
+    foreign = [join(layout.intermediate(task.task_id) + "0", "keep.parquet"), layout.failure(task.task_id + "0"),
+               join(spec.output.path, "keep.txt")]
+    for uri in foreign:
+        storage.write_text(uri, "not the engine's")
+    roots = [work_root, str(samples)] + ([] if work_root.startswith("s3://") else [str(tmp_path / "out")])
+    before = snapshot(storage, roots)
 
     slow, fast = paused_while(f"{point}@{task.task_id}:pause", tmp_path / "faults",
                               lambda: run_map_task(spec, task, storage), lambda: run_map_task(spec, task, storage))
 
     assert fast.status == "SUCCEEDED" and slow.status == "SKIPPED"
     assert slow.parts == fast.parts and slow.rows_out == fast.rows_out
-    layout = JobLayout(spec.work_dir, spec.job_id)
+    # Outside the task's own folder and the summaries, only its failure record went.
+    after = snapshot(storage, roots)
+    ours = (layout.intermediate(task.task_id) + "/", layout.summaries)
+    assert {k: v for k, v in after.items() if not k.startswith(ours)} == {
+        k: v for k, v in before.items() if k != layout.failure(task.task_id)}
+    assert all(after[uri] == before[uri] for uri in foreign)
     marker = json.loads(storage.read_text(layout.committed_marker(task.task_id, task.identity)))
     assert marker["parts"] == fast.parts
     # Only the winner's parts remain: the late attempt removed its own folder, nothing else.

@@ -7,8 +7,7 @@ import json
 import pytest
 
 from engine.errors import ManifestError
-from engine.job.manifest import load_job_json
-from engine.job.manifest import load_manifest
+from engine.job.manifest import load_job_json, load_manifest
 
 GOOD = {
     "name": "crawl-p90",
@@ -165,3 +164,16 @@ def test_an_arrow_mapper_without_an_output_schema_is_refused_at_load(tmp_path):
                                            reducer=...))
     assert problems == ['mapper: tests.testjobs:ArrowWithoutSchema is an ArrowMapper without an output_schema '
                         '(a DDL string such as "label STRING, score DOUBLE")']
+
+
+@pytest.mark.parametrize("text, reason", [("{not json", "is not JSON"), ("[1, 2]", "must be an object, not a list")])
+def test_a_broken_job_json_is_named_not_a_traceback(tmp_path, text, reason):
+    from engine.job.manifest import read_job_json
+    from engine.store.storage import Storage
+
+    path = tmp_path / "job.json"
+    path.write_text(text)
+    with pytest.raises(ManifestError) as info:
+        read_job_json(str(path), Storage())
+    [problem] = info.value.problems
+    assert problem.field == "job.json" and reason in problem.reason and str(path) in str(info.value)
